@@ -1,0 +1,238 @@
+/**
+ * The facade the HTTP layer (or an in-process application) calls. It runs the pipeline:
+ * alias -> before plugins -> route (targets, retries, fallback) -> after plugins -> account.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Stream from "effect/Stream"
+import * as Catalog from "./Catalog.js"
+import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Usage } from "./ChatSchema.js"
+import type { GatewayError, ProviderError } from "./GatewayError.js"
+import { ProviderOutputError } from "./GatewayError.js"
+import * as Hooks from "./Hooks.js"
+import * as Plugins from "./Plugins.js"
+import type { Provider } from "./Provider.js"
+import * as ProviderRegistry from "./ProviderRegistry.js"
+import * as RequestContext from "./RequestContext.js"
+import * as Routing from "./Routing.js"
+
+/** @since 0.1.0 @category Models */
+export interface ChatResult {
+  readonly response: ChatResponse
+  /** The name of the provider that answered. */
+  readonly provider: string
+}
+
+/** @since 0.1.0 @category Models */
+export interface StreamResult {
+  /** Starts with the chunk the gateway already received: the upstream is open and answering. */
+  readonly stream: Stream.Stream<ChatChunk, GatewayError>
+  readonly provider: string
+}
+
+/** @since 0.1.0 @category Models */
+export interface Service {
+  readonly chat: (req: ChatRequest, ctx?: RequestContext.RequestContext) => Effect.Effect<ChatResult, GatewayError>
+  /**
+   * Opens the stream before returning: routing, retries and fallback happen until a provider
+   * sends its first chunk, so a failure before any byte is a plain failure of this Effect. The
+   * upstream stays open for as long as the Scope does.
+   */
+  readonly chatStream: (
+    req: ChatRequest,
+    ctx?: RequestContext.RequestContext
+  ) => Effect.Effect<StreamResult, GatewayError, Scope.Scope>
+  /** Every model the registered providers list, plus the aliases. */
+  readonly models: Effect.Effect<ReadonlyArray<ModelInfo>>
+}
+
+/** @since 0.1.0 @category Context */
+export class Gateway extends Context.Tag("@switchyard/core/Gateway")<Gateway, Service>() {}
+
+const statusOf = (error: GatewayError): number => {
+  switch (error._tag) {
+    case "InvalidRequest":
+      return 400
+    case "ModelNotFound":
+      return 404
+    case "RequestRejected":
+    case "ProviderStatusError":
+      return error.status
+    case "ProviderTimeout":
+      return 504
+    default:
+      return 502
+  }
+}
+
+/**
+ * Opens a provider's stream in a child scope and waits for its first chunk, so that a failure
+ * before the first byte can be retried or fall back. A failed attempt's resources are released
+ * at once; a successful one lives as long as the caller's scope.
+ */
+const openStream = (provider: Provider, req: ChatRequest) =>
+  Effect.flatMap(Effect.scope, (parent) =>
+    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
+      Stream.toPull(provider.chatStream(req)).pipe(
+        Scope.extend(scope),
+        Effect.flatMap((pull) =>
+          Effect.mapError(
+            pull,
+            Option.getOrElse((): ProviderError =>
+              new ProviderOutputError({ provider: provider.name, detail: "the stream ended before any chunk" })
+            )
+          ).pipe(Effect.map((first) =>
+            Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull)) as Stream.Stream<ChatChunk, GatewayError>
+          ))
+        ),
+        Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
+      )))
+
+/** @since 0.1.0 @category Constructors */
+export const make = (config: Routing.RoutingConfig) =>
+  Effect.gen(function*() {
+    const registry = yield* ProviderRegistry.ProviderRegistry
+    const catalog = yield* Catalog.Catalog
+    const plugins = yield* Plugins.Plugins
+    const hooks = yield* Hooks.Hooks
+
+    const prepare = (req: ChatRequest, ctx: RequestContext.RequestContext) =>
+      plugins.beforeRequest({ ...req, model: Routing.resolveAlias(config, req.model) }, ctx).pipe(
+        Effect.flatMap((prepared) =>
+          Effect.map(Routing.resolve(config, registry, prepared.model), (route) => ({
+            route,
+            upstream: route.model === prepared.model ? prepared : { ...prepared, model: route.model }
+          }))
+        )
+      )
+
+    const account = (
+      ctx: RequestContext.RequestContext,
+      req: ChatRequest,
+      stream: boolean,
+      provider: string | undefined,
+      exit: Exit.Exit<unknown, GatewayError>,
+      usage: Usage | undefined
+    ) => {
+      const failure = Exit.isFailure(exit) ? Option.getOrUndefined(Exit.causeOption(exit).pipe(
+        Option.flatMap((cause) => Option.fromNullable(cause._tag === "Fail" ? cause.error : undefined))
+      )) : undefined
+      const interrupted = Exit.isInterrupted(exit)
+      return hooks.publish({
+        requestId: ctx.requestId,
+        ingress: ctx.ingress,
+        model: req.model,
+        provider,
+        stream,
+        outcome: Exit.isSuccess(exit) ? "success" : interrupted ? "interrupted" : "error",
+        status: failure !== undefined ? statusOf(failure) : interrupted ? 499 : Exit.isSuccess(exit) ? 200 : 500,
+        latencyMs: Date.now() - ctx.startedAt,
+        usage,
+        costUsd: usage === undefined ? undefined : Option.getOrUndefined(catalog.cost(req.model, usage)),
+        error: failure?.message
+      })
+    }
+
+    const onError = (ctx: RequestContext.RequestContext) => (error: GatewayError) => plugins.onError(error, ctx)
+
+    const chat: Service["chat"] = (req, ctx = RequestContext.make()) => {
+      let provider: string | undefined
+      let usage: Usage | undefined
+      return prepare(req, ctx).pipe(
+        Effect.flatMap(({ route, upstream }) =>
+          Routing.firstSuccess(route.candidates, (p) =>
+            Effect.map(p.chat(upstream), (response) => {
+              provider = p.name
+              return response
+            }))
+        ),
+        Effect.flatMap((response) => plugins.afterResponse(response, ctx)),
+        Effect.map((response): ChatResult => {
+          usage = response.usage
+          return { response, provider: provider! }
+        }),
+        Effect.tapError(onError(ctx)),
+        Effect.onExit((exit) => account(ctx, req, false, provider, exit, usage))
+      )
+    }
+
+    const chatStream: Service["chatStream"] = (req, ctx = RequestContext.make()) => {
+      const clientWantsUsage = req.stream_options?.include_usage === true
+      let provider: string | undefined
+      let usage: Usage | undefined
+      // Usage is always requested upstream, for accounting; the client sees it only if it asked.
+      const observe = (chunk: ChatChunk): ReadonlyArray<ChatChunk> => {
+        if (chunk.usage == null) return [chunk]
+        usage = chunk.usage
+        if (clientWantsUsage) return [chunk]
+        if (chunk.choices.length === 0) return []
+        const { usage: _, ...rest } = chunk
+        return [rest as ChatChunk]
+      }
+      return prepare(req, ctx).pipe(
+        Effect.flatMap(({ route, upstream }) => {
+          const withUsage: ChatRequest = { ...upstream, stream: true, stream_options: { ...upstream.stream_options, include_usage: true } }
+          return Routing.firstSuccess(route.candidates, (p) =>
+            Effect.map(openStream(p, withUsage), (stream): StreamResult => {
+              provider = p.name
+              return { provider: p.name, stream }
+            }))
+        }),
+        Effect.tapError(onError(ctx)),
+        Effect.tapErrorCause((cause) => account(ctx, req, true, provider, Exit.failCause(cause), undefined)),
+        Effect.map((result): StreamResult => ({
+          provider: result.provider,
+          stream: result.stream.pipe(
+            Stream.mapConcat(observe),
+            Stream.tapError(onError(ctx)),
+            Stream.ensuringWith((exit) => account(ctx, req, true, provider, exit, usage))
+          )
+        }))
+      )
+    }
+
+    const models: Service["models"] = Effect.forEach(
+      registry.all(),
+      (p) =>
+        p.listModels.pipe(
+          Effect.timeout("5 seconds"),
+          Effect.catchAllCause((cause) =>
+            Effect.as(Effect.logWarning(`listing the models of provider '${p.name}' failed`, cause), [])
+          )
+        ),
+      { concurrency: "unbounded" }
+    ).pipe(Effect.map((lists) => {
+      const aliases = Object.keys(config.aliases ?? {}).map((id): ModelInfo => ({
+        id,
+        object: "model",
+        created: 0,
+        owned_by: "switchyard-alias"
+      }))
+      return [...lists.flat(), ...aliases]
+    }))
+
+    return Gateway.of({ chat, chatStream, models })
+  })
+
+/** @since 0.1.0 @category Layers */
+export const layer = (
+  config: Routing.RoutingConfig = {}
+): Layer.Layer<Gateway, never, ProviderRegistry.ProviderRegistry | Catalog.Catalog | Plugins.Plugins | Hooks.Hooks> =>
+  Layer.effect(Gateway, make(config))
+
+/**
+ * What a gateway needs besides its providers: an empty registry for provider Layers to fill,
+ * the built-in catalog, no plugins, no hooks. Provide it once, below the provider Layers.
+ *
+ * @since 0.1.0 @category Layers
+ */
+export const defaults: Layer.Layer<
+  ProviderRegistry.ProviderRegistry | Catalog.Catalog | Plugins.Plugins | Hooks.Hooks
+> = Layer.mergeAll(ProviderRegistry.layer, Catalog.layer, Plugins.layerEmpty, Hooks.layerNone)

@@ -1,0 +1,53 @@
+/**
+ * One upstream LLM provider. A provider package builds a `Provider` and registers it in the
+ * `ProviderRegistry` under the name targets call it by (`virtual_key`).
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
+import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "./ChatSchema.js"
+import type { ProviderError } from "./GatewayError.js"
+
+/** @since 0.1.0 @category Models */
+export interface Provider {
+  /** The registry key: what `provider/model` prefixes and targets' `virtual_key` name. */
+  readonly name: string
+  /** The wire format / vendor family: `openai`, `anthropic`, `gemini`, `mock`, ... */
+  readonly kind: string
+  /** Whether this provider serves a model id (its `models` list, else its vendor's families). */
+  readonly serves: (model: string) => boolean
+  /** `req.model` is the upstream model id: aliases resolved, provider prefix stripped. */
+  readonly chat: (req: ChatRequest) => Effect.Effect<ChatResponse, ProviderError>
+  /** Opens the upstream on first pull; the upstream call lives as long as the stream is consumed. */
+  readonly chatStream: (req: ChatRequest) => Stream.Stream<ChatChunk, ProviderError>
+  readonly listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
+}
+
+const familiesByKind: Record<string, ReadonlyArray<string>> = {
+  openai: ["gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*", "dall-e-*", "gpt-image-*", "omni-moderation-*"],
+  anthropic: ["claude-*"],
+  gemini: ["gemini-*", "gemma-*", "text-embedding-004"],
+  mock: ["mock-*"]
+}
+
+/**
+ * The model families a provider kind serves when its configuration lists no models.
+ *
+ * @since 0.1.0 @category Models
+ */
+export const modelFamilies = (kind: string): ReadonlyArray<string> => familiesByKind[kind] ?? []
+
+const globToRegExp = (pattern: string): RegExp =>
+  new RegExp(`^${pattern.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`)
+
+/**
+ * A predicate over model ids from glob patterns (`*` matches any run of characters).
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const modelMatcher = (patterns: ReadonlyArray<string>): (model: string) => boolean => {
+  const exact = new Set(patterns.filter((p) => !p.includes("*")))
+  const globs = patterns.filter((p) => p.includes("*")).map(globToRegExp)
+  return (model) => exact.has(model) || globs.some((re) => re.test(model))
+}

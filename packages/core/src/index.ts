@@ -1,0 +1,20 @@
+/** @since 0.1.0 */
+export * as Catalog from "./Catalog.js"
+/** @since 0.1.0 */
+export * as ChatSchema from "./ChatSchema.js"
+/** @since 0.1.0 */
+export * as Gateway from "./Gateway.js"
+/** @since 0.1.0 */
+export * as GatewayError from "./GatewayError.js"
+/** @since 0.1.0 */
+export * as Hooks from "./Hooks.js"
+/** @since 0.1.0 */
+export * as Plugins from "./Plugins.js"
+/** @since 0.1.0 */
+export * as Provider from "./Provider.js"
+/** @since 0.1.0 */
+export * as ProviderRegistry from "./ProviderRegistry.js"
+/** @since 0.1.0 */
+export * as RequestContext from "./RequestContext.js"
+/** @since 0.1.0 */
+export * as Routing from "./Routing.js"

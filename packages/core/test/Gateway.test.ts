@@ -1,0 +1,219 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import type { ChatRequest } from "@switchyard/core/ChatSchema"
+import * as Gateway from "@switchyard/core/Gateway"
+import { RequestRejected } from "@switchyard/core/GatewayError"
+import * as Hooks from "@switchyard/core/Hooks"
+import * as Plugins from "@switchyard/core/Plugins"
+import * as Routing from "@switchyard/core/Routing"
+import { chunk, fake, response, statusError } from "./utils/FakeProvider.js"
+
+const request = (model: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
+  model,
+  messages: [{ role: "user", content: "hi" }],
+  ...extra
+})
+
+const gatewayWith = (
+  config: Routing.RoutingConfig,
+  providers: ReadonlyArray<Layer.Layer<never, never, any>>,
+  extra: Layer.Layer<never> = Layer.empty
+) =>
+  Gateway.layer(config).pipe(
+    Layer.provide(providers as [Layer.Layer<never, never, any>]),
+    Layer.provide(extra),
+    Layer.provide(Gateway.defaults)
+  ) as Layer.Layer<Gateway.Gateway>
+
+describe("Gateway.chat", () => {
+  it.effect("forwards unknown fields and answers from the provider serving the model", () => {
+    const openai = fake("openai", ["gpt-*"])
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      const result = yield* gw.chat(request("gpt-4o", { metadata: { team: "a" } }))
+      assert.strictEqual(result.provider, "openai")
+      assert.strictEqual(result.response.choices[0]!.message.content, "from openai")
+      assert.deepStrictEqual(openai.received[0]!["metadata"], { team: "a" })
+    }).pipe(Effect.provide(gatewayWith({}, [openai.layer])))
+  })
+
+  it.effect("resolves aliases and provider prefixes before calling the provider", () => {
+    const openai = fake("openai", ["gpt-*"])
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      yield* gw.chat(request("fast"))
+      yield* gw.chat(request("openai/gpt-4.1"))
+      assert.deepStrictEqual(openai.received.map((r) => r.model), ["gpt-4o-mini", "gpt-4.1"])
+    }).pipe(Effect.provide(gatewayWith({ aliases: { fast: "gpt-4o-mini" } }, [openai.layer])))
+  })
+
+  it.effect("retries a retryable status on the Schedule's backoff, then succeeds", () => {
+    const flaky = fake("flaky", ["gpt-*"], (req, call) =>
+      call < 2 ? Effect.fail(statusError("flaky", 503)) : Effect.succeed(response(req.model, "third time")))
+    const config = { targets: [{ virtual_key: "flaky", retry: { attempts: 3, initial_backoff_ms: 1000 } }] }
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      const fiber = yield* Effect.fork(gw.chat(request("gpt-4o")))
+      yield* TestClock.adjust("999 millis")
+      assert.strictEqual(flaky.received.length, 1)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(flaky.received.length, 2)
+      // The second backoff doubles.
+      yield* TestClock.adjust("1999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("1 millis")
+      const result = yield* Fiber.join(fiber)
+      assert.strictEqual(result.response.choices[0]!.message.content, "third time")
+    }).pipe(Effect.provide(gatewayWith(config, [flaky.layer])))
+  })
+
+  it.effect("does not retry terminal errors, and on_status_codes narrows what is retried", () => {
+    const bad = fake("bad", ["gpt-*"], () => Effect.fail(statusError("bad", 400)))
+    const limited = fake("limited", ["claude-*"], () => Effect.fail(statusError("limited", 503)))
+    const config = {
+      targets: [
+        { virtual_key: "bad", retry: { attempts: 5 } },
+        { virtual_key: "limited", retry: { attempts: 5, on_status_codes: [429] } }
+      ]
+    }
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      const error = yield* Effect.flip(gw.chat(request("gpt-4o")))
+      assert.strictEqual(error._tag, "ProviderStatusError")
+      assert.strictEqual(bad.received.length, 1)
+      yield* Effect.flip(gw.chat(request("claude-3-5-haiku")))
+      assert.strictEqual(limited.received.length, 1)
+    }).pipe(Effect.provide(gatewayWith(config, [bad.layer, limited.layer])))
+  })
+
+  it.effect("falls back to the next target and reports the last error when all fail", () => {
+    const down = fake("down", ["gpt-*"], () => Effect.fail(statusError("down", 500)))
+    const up = fake("up", ["gpt-*"])
+    const alsoDown = fake("also-down", ["gpt-*"], () => Effect.fail(statusError("also-down", 429)))
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      assert.strictEqual((yield* gw.chat(request("gpt-4o"))).provider, "up")
+      const error = yield* Effect.flip(gw.chat(request("down/gpt-4o")))
+      assert.strictEqual(error._tag === "ProviderStatusError" && error.status, 500)
+    }).pipe(Effect.provide(gatewayWith({ strategy: { mode: "fallback" } }, [down.layer, up.layer, alsoDown.layer])))
+  })
+
+  it.effect("runs plugins in order and lets them refuse a request", () => {
+    const openai = fake("openai", ["gpt-*"])
+    const trail: Array<string> = []
+    const plugins = Plugins.layer([
+      {
+        name: "tag",
+        beforeRequest: (req) => Effect.succeed({ ...req, user: "tagged" }),
+        afterResponse: (res) => Effect.sync(() => (trail.push("after"), res))
+      },
+      {
+        name: "guard",
+        beforeRequest: (req) =>
+          req.model === "gpt-forbidden"
+            ? Effect.fail(new RequestRejected({ plugin: "guard", status: 403, message: "no" }))
+            : Effect.succeed(req),
+        onError: (error) => Effect.sync(() => void trail.push(`error:${error._tag}`))
+      }
+    ])
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      yield* gw.chat(request("gpt-4o"))
+      assert.strictEqual(openai.received[0]!.user, "tagged")
+      const error = yield* Effect.flip(gw.chat(request("gpt-forbidden")))
+      assert.strictEqual(error._tag, "RequestRejected")
+      assert.deepStrictEqual(trail, ["after", "error:RequestRejected"])
+      assert.strictEqual(openai.received.length, 1)
+    }).pipe(Effect.provide(gatewayWith({}, [openai.layer], plugins)))
+  })
+
+  it.effect("publishes one accounting event per request with usage and cost", () => {
+    const openai = fake("openai", ["gpt-*"])
+    const events: Array<Hooks.RequestEvent> = []
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      yield* gw.chat(request("gpt-4o"))
+      yield* Effect.flip(gw.chat(request("nothing-serves-this")))
+      assert.strictEqual(events.length, 2)
+      assert.strictEqual(events[0]!.outcome, "success")
+      assert.strictEqual(events[0]!.provider, "openai")
+      // 1000 prompt tokens at 2.50 and 500 completion tokens at 10 per million
+      assert.closeTo(events[0]!.costUsd!, 0.0025 + 0.005, 1e-12)
+      assert.strictEqual(events[1]!.status, 404)
+    }).pipe(Effect.provide(gatewayWith({}, [openai.layer], Layer.succeed(Hooks.Hooks, {
+      publish: (e) => Effect.sync(() => void events.push(e)),
+      dropped: Effect.succeed(0)
+    }))))
+  })
+})
+
+describe("Gateway.chatStream", () => {
+  const collect = (req: ChatRequest) =>
+    Effect.scoped(Effect.flatMap(Gateway.Gateway, (gw) =>
+      Effect.flatMap(gw.chatStream(req), (r) => Effect.map(Stream.runCollect(r.stream), (c) => ({ provider: r.provider, chunks: Chunk.toArray(c) })))))
+
+  it.effect("always asks upstream for usage but shows it only to clients that asked", () => {
+    const openai = fake("openai", ["gpt-*"])
+    return Effect.gen(function*() {
+      const plain = yield* collect(request("gpt-4o", { stream: true }))
+      assert.deepStrictEqual(plain.chunks.map((c) => c.choices[0]?.delta.content), ["a", "b"])
+      assert.deepStrictEqual(openai.received[0]!.stream_options, { include_usage: true })
+      const withUsage = yield* collect(request("gpt-4o", { stream: true, stream_options: { include_usage: true } }))
+      assert.strictEqual(withUsage.chunks.length, 3)
+      assert.strictEqual(withUsage.chunks[2]!.usage!.total_tokens, 12)
+    }).pipe(Effect.provide(gatewayWith({}, [openai.layer])))
+  })
+
+  it.effect("falls back when a provider fails before its first chunk", () => {
+    const down = fake("down", ["gpt-*"], undefined, () => Stream.fail(statusError("down", 503)))
+    const up = fake("up", ["gpt-*"])
+    return Effect.gen(function*() {
+      const result = yield* collect(request("gpt-4o", { stream: true }))
+      assert.strictEqual(result.provider, "up")
+      assert.strictEqual(down.received.length, 1)
+    }).pipe(Effect.provide(gatewayWith({}, [down.layer, up.layer])))
+  })
+
+  it.effect("never retries or falls back after the first chunk: the error reaches the stream", () => {
+    const broken = fake("broken", ["gpt-*"], undefined, (req) =>
+      Stream.concat(Stream.make(chunk(req.model, "a")), Stream.fail(statusError("broken", 500))))
+    const up = fake("up", ["gpt-*"])
+    return Effect.gen(function*() {
+      const exit = yield* Effect.exit(collect(request("gpt-4o", { stream: true })))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(up.received.length, 0)
+    }).pipe(Effect.provide(gatewayWith({}, [broken.layer, up.layer])))
+  })
+
+  it.effect("a pre-stream failure of every candidate fails the Effect itself", () => {
+    const down = fake("down", ["gpt-*"], undefined, () => Stream.fail(statusError("down", 429)))
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      const error = yield* Effect.flip(Effect.scoped(gw.chatStream(request("gpt-4o", { stream: true }))))
+      assert.strictEqual(error._tag === "ProviderStatusError" && error.status, 429)
+    }).pipe(Effect.provide(gatewayWith({}, [down.layer])))
+  })
+
+  it.effect("interrupting the consumer interrupts the provider stream", () => {
+    let released = false
+    const endless = fake("endless", ["gpt-*"], undefined, (req) =>
+      Stream.concat(Stream.make(chunk(req.model, "a")), Stream.never).pipe(Stream.ensuring(Effect.sync(() => {
+        released = true
+      }))))
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      const fiber = yield* Effect.fork(Effect.scoped(Effect.flatMap(gw.chatStream(request("gpt-4o", { stream: true })), (r) => Stream.runDrain(r.stream))))
+      yield* TestClock.adjust("1 millis")
+      assert.isFalse(released)
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(released)
+    }).pipe(Effect.provide(gatewayWith({}, [endless.layer])))
+  })
+})
