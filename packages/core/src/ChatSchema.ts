@@ -45,7 +45,8 @@ const Content = Schema.Union(Schema.String, Schema.Array(ContentPart))
 
 /** @since 0.1.0 @category Schemas */
 export const Message = Schema.Union(
-  open({ role: Schema.Literal("system", "developer"), content: Content, name: Schema.optional(Schema.String) }),
+  open({ role: Schema.Literal("system"), content: Content, name: Schema.optional(Schema.String) }),
+  open({ role: Schema.Literal("developer"), content: Content, name: Schema.optional(Schema.String) }),
   open({ role: Schema.Literal("user"), content: Content, name: Schema.optional(Schema.String) }),
   open({
     role: Schema.Literal("assistant"),

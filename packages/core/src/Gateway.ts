@@ -15,7 +15,7 @@ import * as Stream from "effect/Stream"
 import * as Catalog from "./Catalog.js"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Usage } from "./ChatSchema.js"
 import type { GatewayError, ProviderError } from "./GatewayError.js"
-import { ProviderOutputError } from "./GatewayError.js"
+import { httpStatus, ProviderOutputError } from "./GatewayError.js"
 import * as Hooks from "./Hooks.js"
 import * as Plugins from "./Plugins.js"
 import type { Provider } from "./Provider.js"
@@ -55,22 +55,6 @@ export interface Service {
 
 /** @since 0.1.0 @category Context */
 export class Gateway extends Context.Tag("@switchyard/core/Gateway")<Gateway, Service>() {}
-
-const statusOf = (error: GatewayError): number => {
-  switch (error._tag) {
-    case "InvalidRequest":
-      return 400
-    case "ModelNotFound":
-      return 404
-    case "RequestRejected":
-    case "ProviderStatusError":
-      return error.status
-    case "ProviderTimeout":
-      return 504
-    default:
-      return 502
-  }
-}
 
 /**
  * Opens a provider's stream in a child scope and waits for its first chunk, so that a failure
@@ -132,7 +116,7 @@ export const make = (config: Routing.RoutingConfig) =>
         provider,
         stream,
         outcome: Exit.isSuccess(exit) ? "success" : interrupted ? "interrupted" : "error",
-        status: failure !== undefined ? statusOf(failure) : interrupted ? 499 : Exit.isSuccess(exit) ? 200 : 500,
+        status: failure !== undefined ? httpStatus(failure) : interrupted ? 499 : Exit.isSuccess(exit) ? 200 : 500,
         latencyMs: Date.now() - ctx.startedAt,
         usage,
         costUsd: usage === undefined ? undefined : Option.getOrUndefined(catalog.cost(req.model, usage)),
@@ -169,10 +153,10 @@ export const make = (config: Routing.RoutingConfig) =>
       let usage: Usage | undefined
       // Usage is always requested upstream, for accounting; the client sees it only if it asked.
       const observe = (chunk: ChatChunk): ReadonlyArray<ChatChunk> => {
-        if (chunk.usage == null) return [chunk]
-        usage = chunk.usage
-        if (clientWantsUsage) return [chunk]
-        if (chunk.choices.length === 0) return []
+        if (chunk.usage != null) usage = chunk.usage
+        if (clientWantsUsage || chunk.usage === undefined) return [chunk]
+        if (chunk.usage !== null && chunk.choices.length === 0) return []
+        // Upstream sent `usage` (null on every chunk but the last) only because we asked.
         const { usage: _, ...rest } = chunk
         return [rest as ChatChunk]
       }

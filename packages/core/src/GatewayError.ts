@@ -152,3 +152,29 @@ const providerTags: ReadonlySet<string> = new Set([
 /** @since 0.1.0 @category Predicates */
 export const isProviderError = (u: unknown): u is ProviderError =>
   Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && providerTags.has(u._tag)
+
+const isErrorStatus = (status: number) => Number.isInteger(status) && status >= 400 && status <= 599
+
+/**
+ * The HTTP status a client is answered with for an error, whatever its wire format: an
+ * upstream's own error status passes through; anything that is not an error status becomes 502.
+ *
+ * @since 0.1.0 @category Mapping
+ */
+export const httpStatus = (error: GatewayError): number => {
+  switch (error._tag) {
+    case "InvalidRequest":
+      return 400
+    case "ModelNotFound":
+      return 404
+    case "RequestRejected":
+      return isErrorStatus(error.status) ? error.status : 400
+    case "ProviderStatusError":
+      return isErrorStatus(error.status) ? error.status : 502
+    case "ProviderTimeout":
+      return 504
+    case "ProviderUnreachable":
+    case "ProviderOutputError":
+      return 502
+  }
+}

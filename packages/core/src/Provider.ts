@@ -25,7 +25,7 @@ export interface Provider {
 }
 
 const familiesByKind: Record<string, ReadonlyArray<string>> = {
-  openai: ["gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*", "dall-e-*", "gpt-image-*", "omni-moderation-*"],
+  openai: ["gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-3-*", "text-embedding-ada-*", "dall-e-*", "gpt-image-*", "omni-moderation-*"],
   anthropic: ["claude-*"],
   gemini: ["gemini-*", "gemma-*", "text-embedding-004"],
   mock: ["mock-*"]

@@ -12,11 +12,17 @@ export interface RequestContext {
   readonly startedAt: number
 }
 
-let counter = 0
+/**
+ * `req_` and 32 random hex digits: unique across processes, which a load balancer in front of
+ * several gateways needs.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const newRequestId = (): string => `req_${crypto.randomUUID().replaceAll("-", "")}`
 
 /** @since 0.1.0 @category Constructors */
 export const make = (options?: Partial<RequestContext>): RequestContext => ({
-  requestId: options?.requestId ?? `req_${Date.now().toString(36)}${(counter++).toString(36)}`,
+  requestId: options?.requestId ?? newRequestId(),
   ingress: options?.ingress ?? "inprocess",
   startedAt: options?.startedAt ?? Date.now()
 })

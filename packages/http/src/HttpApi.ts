@@ -1,0 +1,178 @@
+/**
+ * The OpenAI-compatible HTTP API over core's `Gateway`: `POST /v1/chat/completions` (JSON or
+ * SSE), `GET /v1/models`, `GET /health`. A library: the server package serves `make()`.
+ *
+ * Every answer carries `x-request-id`; chat answers carry `x-switchyard-provider`. Every error
+ * is answered through `HttpErrors` in the OpenAI envelope.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { ChatRequest } from "@switchyard/core/ChatSchema"
+import * as Gateway from "@switchyard/core/Gateway"
+import { InvalidRequest } from "@switchyard/core/GatewayError"
+import * as RequestContext from "@switchyard/core/RequestContext"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as HttpErrors from "./HttpErrors.js"
+import * as Body from "./internal/body.js"
+import * as RequestId from "./internal/requestId.js"
+import * as Sse from "./internal/sse.js"
+
+/** @since 0.1.0 @category Models */
+export interface Options {
+  /** The largest request body accepted, in bytes; larger ones are answered 413. Default 10 MiB. */
+  readonly maxBodyBytes?: number | undefined
+}
+
+/** @since 0.1.0 @category Constants */
+export const defaultMaxBodyBytes: number = 10 * 1024 * 1024
+
+const errorResponse = (cause: Cause.Cause<unknown>, requestId: string) =>
+  Cause.isInterruptedOnly(cause)
+    // The client is gone (or the server is stopping): there is no one to answer.
+    ? Effect.failCause(cause as Cause.Cause<never>)
+    : Effect.map(
+      HttpErrors.describeCauseLogged(cause, requestId),
+      (info) => HttpErrors.openAiResponse(info, { "x-request-id": requestId })
+    )
+
+/**
+ * Wraps a route body: builds the request's `RequestContext` (its id from a sane incoming
+ * `x-request-id`, else fresh) and answers any failure in the OpenAI envelope with that id.
+ * The body must put `x-request-id` on its own successful responses.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const handler = <E, R>(
+  body: (
+    request: HttpServerRequest.HttpServerRequest,
+    ctx: RequestContext.RequestContext
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  ingress = "openai"
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const ctx = RequestContext.make({ requestId: RequestId.fromHeaders(request.headers), ingress, startedAt: Date.now() })
+    return Effect.catchAllCause(body(request, ctx), (cause) => errorResponse(cause, ctx.requestId))
+  })
+
+const decodeChatRequest = Schema.decodeUnknownEither(ChatRequest)
+
+const decodeChat = (json: unknown): Effect.Effect<ChatRequest, InvalidRequest> => {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return Effect.fail(new InvalidRequest({ message: "The request body must be a JSON object." }))
+  }
+  const decoded = decodeChatRequest(json)
+  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(HttpErrors.fromParseError(decoded.left))
+}
+
+const chatJson = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
+  Effect.map(gateway.chat(req, ctx), (result) =>
+    HttpServerResponse.unsafeJson(result.response, {
+      headers: { "x-request-id": ctx.requestId, "x-switchyard-provider": result.provider }
+    }))
+
+/**
+ * `chatStream` has waited for the first chunk, so a failure before it fails here and gets a
+ * real status. The upstream lives in the request's Scope, which closes when the response body
+ * ends, or when Node interrupts the fiber because the client went away.
+ */
+const chatSse = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
+  Effect.map(gateway.chatStream(req, ctx), (result) =>
+    HttpServerResponse.stream(
+      Sse.encode(result.stream, (cause) => Effect.map(HttpErrors.describeCauseLogged(cause, ctx.requestId), HttpErrors.openAi)),
+      {
+        contentType: "text/event-stream",
+        headers: {
+          "cache-control": "no-cache",
+          "x-request-id": ctx.requestId,
+          "x-switchyard-provider": result.provider
+        }
+      }
+    ))
+
+const chatCompletions = (maxBodyBytes: number) =>
+  handler((request, ctx) =>
+    Body.readJson(request, maxBodyBytes).pipe(
+      Effect.flatMap(decodeChat),
+      Effect.flatMap((req) =>
+        Effect.flatMap(Gateway.Gateway, (gateway) =>
+          req.stream === true ? chatSse(gateway, req, ctx) : chatJson(gateway, req, ctx))
+      )
+    )
+  )
+
+const models = handler((_, ctx) =>
+  Effect.flatMap(Gateway.Gateway, (gateway) =>
+    Effect.map(gateway.models, (data) =>
+      HttpServerResponse.unsafeJson({ object: "list", data }, { headers: { "x-request-id": ctx.requestId } })))
+)
+
+const health = handler((_, ctx) =>
+  Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }, { headers: { "x-request-id": ctx.requestId } }))
+)
+
+/**
+ * The routes, each answering its own errors. Compose more routes onto it, then serve it through
+ * `fromRouter`.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const router = (options?: Options): HttpRouter.HttpRouter<never, Gateway.Gateway> =>
+  HttpRouter.empty.pipe(
+    HttpRouter.post("/v1/chat/completions", chatCompletions(options?.maxBodyBytes ?? defaultMaxBodyBytes)),
+    HttpRouter.get("/v1/models", models),
+    HttpRouter.get("/health", health)
+  )
+
+/**
+ * Serves a router with the API's fallbacks: an unknown path is a 404 and a known path with the
+ * wrong method a 405 (with `allow`), both in the OpenAI envelope with `x-request-id`; anything
+ * a route left unanswered is a generic 500.
+ *
+ * Routes stay interruptible (HttpRouter's default), so a client that disconnects interrupts
+ * the request fiber and, through the request Scope, the upstream call.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const fromRouter = <E, R>(
+  self: HttpRouter.HttpRouter<E, R>
+): HttpApp.Default<never, Exclude<R, HttpRouter.RouteContext>> => {
+  const allowed = new Map<string, Array<string>>()
+  for (const route of self.routes) {
+    if (route.method === "*" || route.path.includes(":") || route.path.includes("*")) continue
+    const methods = allowed.get(route.path) ?? []
+    methods.push(route.method)
+    if (route.method === "GET") methods.push("HEAD")
+    allowed.set(route.path, methods)
+  }
+  return Effect.catchAllCause(self, (cause) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const requestId = RequestId.fromHeaders(request.headers)
+      const failure = Cause.failureOption(cause)
+      if (Option.isSome(failure) && failure.value instanceof HttpServerError.RouteNotFound) {
+        const query = request.url.indexOf("?")
+        const path = query === -1 ? request.url : request.url.slice(0, query)
+        const allow = allowed.get(path)
+        const error = allow === undefined
+          ? new HttpErrors.UnknownRoute({ method: request.method, path })
+          : new HttpErrors.MethodNotAllowed({ method: request.method, path, allow })
+        return Effect.succeed(HttpErrors.openAiResponse(HttpErrors.describe(error), { "x-request-id": requestId }))
+      }
+      return errorResponse(cause, requestId)
+    }))
+}
+
+/**
+ * The API as an `HttpApp`, requiring core's `Gateway`: serve it with `HttpServer.serve`.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const make = (options?: Options): HttpApp.Default<never, Gateway.Gateway> => fromRouter(router(options))

@@ -1,0 +1,4 @@
+/** @since 0.1.0 */
+export * as HttpApi from "./HttpApi.js"
+/** @since 0.1.0 */
+export * as HttpErrors from "./HttpErrors.js"

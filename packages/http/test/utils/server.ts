@@ -1,0 +1,221 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type { ChatChunk, ChatRequest, ChatResponse } from "@switchyard/core/ChatSchema"
+import * as Gateway from "@switchyard/core/Gateway"
+import type { ProviderError } from "@switchyard/core/GatewayError"
+import { ProviderStatusError, ProviderUnreachable } from "@switchyard/core/GatewayError"
+import * as Plugins from "@switchyard/core/Plugins"
+import type { Provider } from "@switchyard/core/Provider"
+import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
+import type { RequestContext } from "@switchyard/core/RequestContext"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Http from "node:http"
+import * as HttpApi from "../../src/HttpApi.js"
+
+export const response = (model: string, content: string): ChatResponse => ({
+  id: "chatcmpl-test",
+  object: "chat.completion",
+  created: 0,
+  model,
+  choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 }
+})
+
+export const chunk = (model: string, content: string): ChatChunk => ({
+  id: "chatcmpl-test",
+  object: "chat.completion.chunk",
+  created: 0,
+  model,
+  choices: [{ index: 0, delta: { content }, finish_reason: null }]
+})
+
+const usageChunk = (model: string): ChatChunk => ({
+  id: "chatcmpl-test",
+  object: "chat.completion.chunk",
+  created: 0,
+  model,
+  choices: [],
+  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }
+})
+
+const rateLimited = new ProviderStatusError({
+  provider: "fake",
+  status: 429,
+  body: "{\"error\":{}}",
+  upstreamMessage: "Rate limit reached for fake-429",
+  upstreamType: "rate_limit_error",
+  upstreamCode: "rate_limit_exceeded",
+  retryAfterMillis: 1500
+})
+
+const badRequest = new ProviderStatusError({
+  provider: "fake",
+  status: 400,
+  body: "{\"error\":{}}",
+  upstreamMessage: "Invalid value for 'temperature'",
+  upstreamType: "invalid_request_error"
+})
+
+/**
+ * A provider whose behaviour is chosen by the model name:
+ * `fake-429` and `fake-400` fail with that upstream status (before any chunk when streaming),
+ * `fake-midfail` fails after its first chunk, `fake-hang` never finishes (and records when it is
+ * released), `fake-defect` dies with a secret in the defect; any other `fake-*` answers.
+ */
+export const makeFake = Effect.gen(function*() {
+  const received: Array<ChatRequest> = []
+  const contexts: Array<RequestContext> = []
+  const streamReleased = yield* Deferred.make<void>()
+  const chatReleased = yield* Deferred.make<void>()
+  const provider: Provider = {
+    name: "fake",
+    kind: "fake",
+    serves: (m) => m.startsWith("fake-"),
+    chat: (req) =>
+      Effect.suspend(() => {
+        received.push(req)
+        switch (req.model) {
+          case "fake-429":
+            return Effect.fail(rateLimited)
+          case "fake-400":
+            return Effect.fail(badRequest)
+          case "fake-defect":
+            return Effect.die(new Error("boom with sk-secret-123"))
+          case "fake-hang":
+            return Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(chatReleased, undefined)))
+          default:
+            return Effect.succeed(response(req.model, "Hello"))
+        }
+      }),
+    chatStream: (req) =>
+      Stream.suspend((): Stream.Stream<ChatChunk, ProviderError> => {
+        received.push(req)
+        switch (req.model) {
+          case "fake-429":
+            return Stream.fail(rateLimited)
+          case "fake-400":
+            return Stream.fail(badRequest)
+          case "fake-midfail":
+            return Stream.concat(
+              Stream.make(chunk(req.model, "Hel")),
+              Stream.fail(new ProviderUnreachable({ provider: "fake", detail: "connection reset" }))
+            )
+          case "fake-hang":
+            return Stream.concat(Stream.make(chunk(req.model, "Hel")), Stream.never).pipe(
+              Stream.ensuring(Deferred.succeed(streamReleased, undefined))
+            )
+          default:
+            return Stream.make(chunk(req.model, "Hel"), chunk(req.model, "lo"), usageChunk(req.model))
+        }
+      }),
+    listModels: Effect.succeed([{ id: "fake-1", object: "model" as const, created: 0, owned_by: "fake" }])
+  }
+  const spy = Plugins.layer([{
+    name: "spy",
+    beforeRequest: (req, ctx) => Effect.sync(() => (contexts.push(ctx), req))
+  }])
+  const gateway = Gateway.layer({ aliases: { "fake-alias": "fake-1" } }).pipe(
+    Layer.provide(ProviderRegistry.register(Effect.succeed(provider))),
+    Layer.provide(spy),
+    Layer.provide(Gateway.defaults)
+  )
+  return { received, contexts, streamReleased, chatReleased, gateway }
+})
+
+export type Fake = Effect.Effect.Success<typeof makeFake>
+
+/** The API served on a random loopback port; provides an `HttpClient` pointed at it. */
+export const serve = (fake: Fake, options?: HttpApi.Options) =>
+  HttpServer.serve(HttpApi.make(options)).pipe(
+    Layer.provide(fake.gateway),
+    Layer.provideMerge(NodeHttpServer.layerTest)
+  )
+
+export interface Answer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly text: string
+  readonly json: any
+}
+
+const collect = (request: HttpClientRequest.HttpClientRequest) =>
+  Effect.flatMap(HttpClient.HttpClient, (client) =>
+    Effect.flatMap(client.execute(request), (res) =>
+      Effect.map(res.text, (text): Answer => {
+        let json: unknown
+        try {
+          json = JSON.parse(text)
+        } catch {
+          json = undefined
+        }
+        return { status: res.status, headers: res.headers, text, json }
+      })))
+
+export const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  collect(HttpClientRequest.post(path).pipe(
+    HttpClientRequest.setHeaders(headers),
+    typeof body === "string"
+      ? HttpClientRequest.bodyText(body, "application/json")
+      : HttpClientRequest.bodyUnsafeJson(body)
+  ))
+
+export const get = (path: string, headers: Record<string, string> = {}) =>
+  collect(HttpClientRequest.get(path).pipe(HttpClientRequest.setHeaders(headers)))
+
+export const chatBody = (model: string, extra: Record<string, unknown> = {}) => ({
+  model,
+  messages: [{ role: "user", content: "hi" }],
+  ...extra
+})
+
+export const port = Effect.map(HttpServer.HttpServer, (server) =>
+  server.address._tag === "TcpAddress" ? server.address.port : 0)
+
+export interface RawAnswer {
+  readonly status: number
+  readonly headers: Http.IncomingHttpHeaders
+  readonly text: string
+}
+
+/**
+ * A raw node:http request whose body is written by `write` (no content-length: chunked).
+ * Resolves with the response even when the server closes the connection before the client has
+ * finished sending.
+ */
+export const rawRequest = (
+  port: number,
+  options: { readonly method: string; readonly path: string; readonly headers?: Http.OutgoingHttpHeaders },
+  write: (req: Http.ClientRequest) => void
+) =>
+  Effect.async<RawAnswer, Error>((resume) => {
+    let settled = false
+    let answered = false
+    const req = Http.request({ host: "127.0.0.1", port, agent: false, ...options }, (res) => {
+      answered = true
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (d: string) => (text += d))
+      const finish = () => {
+        if (settled) return
+        settled = true
+        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, text }))
+      }
+      res.on("end", finish)
+      res.on("close", finish)
+      res.on("error", finish)
+    })
+    req.on("error", (error) => {
+      // Writing the rest of the body may fail once the server has answered and closed.
+      if (!settled && !answered) {
+        settled = true
+        resume(Effect.fail(error))
+      }
+    })
+    write(req)
+    return Effect.sync(() => req.destroy())
+  })

@@ -1,0 +1,140 @@
+/**
+ * The OpenAI wire shapes. The canonical request and response ARE the OpenAI shapes, so nothing
+ * is re-encoded: bodies are parsed with `JSON.parse` and only the shape routing relies on is
+ * checked (Schema stays off the hot path).
+ *
+ * @internal
+ */
+import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
+import type { ProviderError } from "@switchyard/core/GatewayError"
+import { ProviderOutputError, ProviderStatusError } from "@switchyard/core/GatewayError"
+import * as Either from "effect/Either"
+import * as Errors from "./errors.js"
+import type { Redactor } from "./redact.js"
+
+/** @internal */
+export const isRecord = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** The streaming request: the same body with `stream: true` (only copied when needed). @internal */
+export const streamingRequest = (req: ChatRequest): ChatRequest => req.stream === true ? req : { ...req, stream: true }
+
+const preview = (text: string): string => text.length > 200 ? `${text.slice(0, 200)}...` : text
+
+/**
+ * A 2xx chat completion body: an object with a `choices` array. An object carrying `error` and no
+ * `choices` is an error reported with a 2xx status (some OpenAI-compatible servers do this).
+ *
+ * @internal
+ */
+export const parseChatResponse = (
+  provider: string,
+  text: string,
+  redact: Redactor
+): Either.Either<ChatResponse, ProviderError> => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return Either.left(Errors.outputError(provider, `the body is not JSON: ${preview(text)}`, redact))
+  }
+  if (isRecord(value)) {
+    if (Array.isArray(value.choices)) return Either.right(value as unknown as ChatResponse)
+    if (value.error !== undefined && value.error !== null) {
+      return Either.left(Errors.inBandError(provider, value.error, text, redact))
+    }
+  }
+  return Either.left(Errors.outputError(provider, "expected a chat completion object with a choices array", redact))
+}
+
+/** What `parseChunk` fails with. @internal */
+export type ChunkFailure = ProviderStatusError | ProviderOutputError
+
+/** @internal */
+export const isChunkFailure = (u: ChatChunk | ChunkFailure): u is ChunkFailure =>
+  u instanceof ProviderStatusError || u instanceof ProviderOutputError
+
+/**
+ * One SSE `data` payload of a chat stream: a chunk (an object with a `choices` array, possibly
+ * empty as in the final usage chunk), or a failure (an `{"error": ...}` event, bad JSON, a bad
+ * shape). Plain code, no Effect: it runs once per event.
+ *
+ * @internal
+ */
+export const parseChunk = (
+  provider: string,
+  data: string,
+  redact: Redactor
+): ChatChunk | ChunkFailure => {
+  let value: unknown
+  try {
+    value = JSON.parse(data)
+  } catch {
+    return Errors.outputError(provider, `a stream event is not JSON: ${preview(data)}`, redact)
+  }
+  if (isRecord(value)) {
+    if (value.error !== undefined && value.error !== null) {
+      return Errors.inBandError(provider, value.error, data, redact)
+    }
+    if (Array.isArray(value.choices)) return value as unknown as ChatChunk
+  }
+  return Errors.outputError(provider, `a stream event is not a chat completion chunk: ${preview(data)}`, redact)
+}
+
+/**
+ * An `event: error` payload: the `error` inside it, or the whole value, or the raw text.
+ *
+ * @internal
+ */
+export const parseErrorEvent = (provider: string, data: string, redact: Redactor): ProviderStatusError => {
+  let value: unknown = data
+  try {
+    value = JSON.parse(data)
+  } catch {
+    // a plain-text error message
+  }
+  const error = isRecord(value) && value.error !== undefined && value.error !== null ? value.error : value
+  return Errors.inBandError(provider, error, data, redact)
+}
+
+/**
+ * `GET /models`: `{ object: "list", data: [{ id, object, created, owned_by }] }`. Entries without
+ * a string id are skipped; a missing `owned_by` becomes the provider's name.
+ *
+ * @internal
+ */
+export const parseModelList = (
+  provider: string,
+  text: string,
+  redact: Redactor
+): Either.Either<ReadonlyArray<ModelInfo>, ProviderError> => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return Either.left(Errors.outputError(provider, `the model list is not JSON: ${preview(text)}`, redact))
+  }
+  if (!isRecord(value) || !Array.isArray(value.data)) {
+    return Either.left(Errors.outputError(provider, "expected a model list object with a data array", redact))
+  }
+  const models: Array<ModelInfo> = []
+  for (const entry of value.data) {
+    if (!isRecord(entry) || typeof entry.id !== "string") continue
+    models.push({
+      id: entry.id,
+      object: "model",
+      created: typeof entry.created === "number" ? entry.created : 0,
+      owned_by: typeof entry.owned_by === "string" ? entry.owned_by : provider
+    })
+  }
+  return Either.right(models)
+}
+
+/** The configured model patterns without wildcards, as model entries. @internal */
+export const configuredModels = (provider: string, patterns: ReadonlyArray<string>): ReadonlyArray<ModelInfo> =>
+  patterns.filter((p) => !p.includes("*")).map((id): ModelInfo => ({
+    id,
+    object: "model",
+    created: 0,
+    owned_by: provider
+  }))

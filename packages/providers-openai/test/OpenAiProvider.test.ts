@@ -1,0 +1,391 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import { assert, describe, it } from "@effect/vitest"
+import type { ChatRequest } from "@switchyard/core/ChatSchema"
+import { isRetryable } from "@switchyard/core/GatewayError"
+import * as Provider from "@switchyard/core/Provider"
+import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import * as OpenAiProvider from "../src/OpenAiProvider.js"
+import * as FakeUpstream from "./FakeUpstream.js"
+
+const secret = "sk-proj-TEST-abcdefghijklmnopqrstuvwxyz0123456789"
+const apiKey = Redacted.make(secret)
+const baseUrl = "https://upstream.test/v1"
+
+const request: ChatRequest = { model: "gpt-4o-mini", messages: [{ role: "user", content: "Say hello" }] }
+
+const completion = {
+  id: "chatcmpl-abc123",
+  object: "chat.completion",
+  created: 1741569952,
+  model: "gpt-4o-mini-2024-07-18",
+  choices: [{
+    index: 0,
+    message: { role: "assistant", content: "Hello! How can I help?", refusal: null, annotations: [] },
+    logprobs: null,
+    finish_reason: "stop"
+  }],
+  usage: { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16 },
+  service_tier: "default",
+  system_fingerprint: "fp_06737a9306"
+}
+
+const build = (
+  answer: (recorded: FakeUpstream.Recorded) => FakeUpstream.Answer,
+  options: Partial<OpenAiProvider.Options> = {}
+) => {
+  const fake = FakeUpstream.make(answer)
+  return OpenAiProvider.make({ apiKey, baseUrl, ...options }).pipe(
+    Effect.provideService(HttpClient.HttpClient, fake.client),
+    Effect.map((provider) => ({ provider, requests: fake.requests }))
+  )
+}
+
+describe("OpenAiProvider.chat", () => {
+  it.effect("sends the canonical request as it is to baseUrl/chat/completions", () =>
+    Effect.gen(function*() {
+      const { provider, requests } = yield* build(() => FakeUpstream.json(completion), {
+        headers: { "OpenAI-Organization": "org-123", "x-team": "search" }
+      })
+      const withUnknownFields = {
+        ...request,
+        temperature: 0.2,
+        metadata: { trace: "t-1" },
+        service_tier: "flex",
+        prediction: { type: "content", content: "Hello" },
+        messages: [{ role: "user" as const, content: "Say hello", vendor_extension: { keep: true } }]
+      }
+      yield* provider.chat(withUnknownFields)
+      assert.strictEqual(requests.length, 1)
+      const sent = requests[0]!
+      assert.strictEqual(sent.method, "POST")
+      assert.strictEqual(sent.url, "https://upstream.test/v1/chat/completions")
+      assert.strictEqual(sent.headers["authorization"], `Bearer ${secret}`)
+      assert.strictEqual(sent.headers["accept"], "application/json")
+      assert.strictEqual(sent.headers["content-type"], "application/json")
+      assert.strictEqual(sent.headers["openai-organization"], "org-123")
+      assert.strictEqual(sent.headers["x-team"], "search")
+      assert.deepStrictEqual(sent.body, withUnknownFields)
+    }))
+
+  it.effect("sends no authorization header without an API key, and joins a base URL ending in /", () =>
+    Effect.gen(function*() {
+      const { provider, requests } = yield* build(() => FakeUpstream.json(completion), {
+        apiKey: undefined,
+        baseUrl: "http://127.0.0.1:11434/v1/"
+      })
+      yield* provider.chat(request)
+      assert.strictEqual(requests[0]!.url, "http://127.0.0.1:11434/v1/chat/completions")
+      assert.isUndefined(requests[0]!.headers["authorization"])
+    }))
+
+  it.effect("marks the authorization header and credential-like custom headers as redacted", () =>
+    Effect.gen(function*() {
+      const { provider, requests } = yield* build(() => FakeUpstream.json(completion), {
+        headers: { "api-key": "azure-secret", "x-team": "search" }
+      })
+      yield* provider.chat(request)
+      const names = requests[0]!.redactedHeaderNames
+      assert.include(names, "authorization")
+      assert.include(names, "api-key")
+      assert.notInclude(names, "x-team")
+    }))
+
+  it.effect("parses a completion, keeping fields it does not model", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() => FakeUpstream.json(completion))
+      const response = yield* provider.chat(request)
+      assert.deepStrictEqual(response, completion as unknown)
+      assert.strictEqual(response.choices[0]!.message.content, "Hello! How can I help?")
+      assert.strictEqual((response as Record<string, unknown>).system_fingerprint, "fp_06737a9306")
+    }))
+
+  it.effect("a 200 that is not JSON is a ProviderOutputError", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() => new Response("<html>Bad gateway</html>", { status: 200 }))
+      const error = yield* Effect.flip(provider.chat(request))
+      assert.strictEqual(error._tag, "ProviderOutputError")
+      assert.isFalse(isRetryable(error))
+    }))
+
+  it.effect("a 200 JSON without choices is a ProviderOutputError", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() => FakeUpstream.json({ id: "x", object: "chat.completion" }))
+      const error = yield* Effect.flip(provider.chat(request))
+      assert.strictEqual(error._tag, "ProviderOutputError")
+    }))
+
+  it.effect("a 200 carrying an error envelope (some compatible servers) is a ProviderStatusError", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() =>
+        FakeUpstream.json({ error: { message: "upstream overloaded", code: 503 } })
+      )
+      const error = yield* Effect.flip(provider.chat(request))
+      assert(error._tag === "ProviderStatusError")
+      assert.strictEqual(error.status, 503)
+      assert.strictEqual(error.upstreamMessage, "upstream overloaded")
+      assert.isTrue(isRetryable(error))
+    }))
+})
+
+describe("OpenAiProvider errors", () => {
+  it.effect("429 with retry-after-ms is retryable and carries the delay", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() =>
+        FakeUpstream.json({
+          error: {
+            message: "Rate limit reached for gpt-4o-mini in organization org-123 on requests per min (RPM): Limit 3, Used 3.",
+            type: "requests",
+            param: null,
+            code: "rate_limit_exceeded"
+          }
+        }, { status: 429, headers: { "retry-after-ms": "1500", "retry-after": "2" } })
+      )
+      const error = yield* Effect.flip(provider.chat(request))
+      assert(error._tag === "ProviderStatusError")
+      assert.strictEqual(error.status, 429)
+      assert.isTrue(isRetryable(error))
+      assert.strictEqual(error.retryAfterMillis, 1500)
+      assert.strictEqual(error.upstreamCode, "rate_limit_exceeded")
+      assert.strictEqual(error.upstreamType, "requests")
+      assert.match(error.message, /Rate limit reached/)
+    }))
+
+  it.effect("retry-after in seconds and as an HTTP date", () =>
+    Effect.gen(function*() {
+      const seconds = yield* build(() => new Response("slow down", { status: 429, headers: { "retry-after": "7" } }))
+      const e1 = yield* Effect.flip(seconds.provider.chat(request))
+      assert(e1._tag === "ProviderStatusError")
+      assert.strictEqual(e1.retryAfterMillis, 7000)
+      assert.strictEqual(e1.body, "slow down")
+      assert.isUndefined(e1.upstreamMessage)
+
+      yield* TestClock.setTime(Date.parse("Wed, 21 Oct 2015 07:28:00 GMT"))
+      const date = yield* build(() =>
+        new Response("", { status: 503, headers: { "retry-after": "Wed, 21 Oct 2015 07:28:30 GMT" } })
+      )
+      const e2 = yield* Effect.flip(date.provider.chat(request))
+      assert(e2._tag === "ProviderStatusError")
+      assert.strictEqual(e2.status, 503)
+      assert.strictEqual(e2.retryAfterMillis, 30_000)
+      assert.isTrue(isRetryable(e2))
+    }))
+
+  it.effect("400 is terminal and carries the upstream message, type and code", () =>
+    Effect.gen(function*() {
+      const body = {
+        error: {
+          message: "Invalid value for 'temperature': expected a number between 0 and 2.",
+          type: "invalid_request_error",
+          param: "temperature",
+          code: "invalid_value"
+        }
+      }
+      const { provider } = yield* build(() => FakeUpstream.json(body, { status: 400 }))
+      const error = yield* Effect.flip(provider.chat(request))
+      assert(error._tag === "ProviderStatusError")
+      assert.strictEqual(error.status, 400)
+      assert.isFalse(isRetryable(error))
+      assert.strictEqual(error.upstreamMessage, body.error.message)
+      assert.strictEqual(error.upstreamType, "invalid_request_error")
+      assert.strictEqual(error.upstreamCode, "invalid_value")
+      assert.strictEqual(error.message, body.error.message)
+      assert.isUndefined(error.retryAfterMillis)
+      assert.deepStrictEqual(JSON.parse(error.body), body)
+    }))
+
+  it.effect("a 401 whose body echoes the API key never carries the key", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() =>
+        FakeUpstream.json({
+          error: {
+            message: `Incorrect API key provided: ${secret}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+            type: "invalid_request_error",
+            param: null,
+            code: "invalid_api_key"
+          }
+        }, { status: 401 })
+      )
+      const error = yield* Effect.flip(provider.chat(request))
+      assert(error._tag === "ProviderStatusError")
+      assert.strictEqual(error.status, 401)
+      assert.include(error.body, "[REDACTED]")
+      assert.include(error.upstreamMessage ?? "", "[REDACTED]")
+      assert.include(error.message, "[REDACTED]")
+      assert.notInclude(error.body, secret)
+      assert.notInclude(error.message, secret)
+      assert.notInclude(JSON.stringify(error), secret)
+      assert.notInclude(String(error), secret)
+    }))
+
+  it.effect("a credential-like custom header echoed in a body is redacted too", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() => new Response("bad api-key azure-secret-42", { status: 401 }), {
+        apiKey: undefined,
+        headers: { "api-key": "azure-secret-42" }
+      })
+      const error = yield* Effect.flip(provider.chat(request))
+      assert(error._tag === "ProviderStatusError")
+      assert.strictEqual(error.body, "bad api-key [REDACTED]")
+    }))
+
+  it.effect("reads at most 64 KiB of an error body", () =>
+    Effect.gen(function*() {
+      const huge = "x".repeat(1024 * 1024)
+      const { provider } = yield* build(() =>
+        new Response(FakeUpstream.inPieces(huge, 16 * 1024), { status: 500 })
+      )
+      const error = yield* Effect.flip(provider.chat(request))
+      assert(error._tag === "ProviderStatusError")
+      assert.strictEqual(error.status, 500)
+      assert.strictEqual(error.body.length, 64 * 1024)
+    }))
+
+  it.effect("a transport failure is ProviderUnreachable (retryable)", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(({ request: req }) =>
+        Effect.fail(
+          new HttpClientError.RequestError({
+            request: req,
+            reason: "Transport",
+            cause: new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:9") })
+          })
+        )
+      )
+      const error = yield* Effect.flip(provider.chat(request))
+      assert(error._tag === "ProviderUnreachable")
+      assert.strictEqual(error.provider, "openai")
+      assert.isTrue(isRetryable(error))
+      assert.include(error.detail, "ECONNREFUSED")
+      assert.include(error.detail, "https://upstream.test/v1/chat/completions")
+      assert.notInclude(JSON.stringify(error), secret)
+    }))
+
+  it.effect("no answer within the timeout is ProviderTimeout, and the request is aborted", () =>
+    Effect.gen(function*() {
+      const { provider, requests } = yield* build(() => Effect.never, { timeout: "30 seconds" })
+      const fiber = yield* Effect.fork(Effect.flip(provider.chat(request)))
+      yield* TestClock.adjust("30 seconds")
+      const error = yield* Fiber.join(fiber)
+      assert(error._tag === "ProviderTimeout")
+      assert.strictEqual(error.afterMillis, 30_000)
+      assert.isTrue(isRetryable(error))
+      assert.isTrue(requests[0]!.signal.aborted)
+    }))
+
+  it.effect("the default timeout is 10 minutes", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() => Effect.never)
+      const fiber = yield* Effect.fork(Effect.flip(provider.chat(request)))
+      yield* TestClock.adjust("9 minutes")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("1 minute")
+      const error = yield* Fiber.join(fiber)
+      assert(error._tag === "ProviderTimeout")
+      assert.strictEqual(error.afterMillis, 600_000)
+    }))
+})
+
+describe("OpenAiProvider.listModels", () => {
+  it.effect("asks GET /models when no models are configured", () =>
+    Effect.gen(function*() {
+      const { provider, requests } = yield* build(() =>
+        FakeUpstream.json({
+          object: "list",
+          data: [
+            { id: "gpt-4o-mini", object: "model", created: 1721172741, owned_by: "system" },
+            { id: "o3-mini", object: "model", created: 1737146383, owned_by: "system" },
+            { id: "llama3.2:latest", object: "model" },
+            { object: "model" }
+          ]
+        })
+      )
+      const models = yield* provider.listModels
+      assert.strictEqual(requests[0]!.method, "GET")
+      assert.strictEqual(requests[0]!.url, "https://upstream.test/v1/models")
+      assert.deepStrictEqual(models, [
+        { id: "gpt-4o-mini", object: "model", created: 1721172741, owned_by: "system" },
+        { id: "o3-mini", object: "model", created: 1737146383, owned_by: "system" },
+        { id: "llama3.2:latest", object: "model", created: 0, owned_by: "openai" }
+      ])
+    }))
+
+  it.effect("lists the configured models without wildcards, without a request", () =>
+    Effect.gen(function*() {
+      const { provider, requests } = yield* build(() => FakeUpstream.json({}), {
+        name: "local",
+        models: ["llama3.2", "qwen2.5-*", "mistral-small"]
+      })
+      const models = yield* provider.listModels
+      assert.strictEqual(requests.length, 0)
+      assert.deepStrictEqual(models, [
+        { id: "llama3.2", object: "model", created: 0, owned_by: "local" },
+        { id: "mistral-small", object: "model", created: 0, owned_by: "local" }
+      ])
+    }))
+
+  it.effect("a failing GET /models is classified like chat", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() => FakeUpstream.json({ error: { message: "nope" } }, { status: 403 }))
+      const error = yield* Effect.flip(provider.listModels)
+      assert(error._tag === "ProviderStatusError")
+      assert.strictEqual(error.status, 403)
+    }))
+})
+
+describe("OpenAiProvider.serves", () => {
+  it.effect("by default, the OpenAI families", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() => FakeUpstream.json({}))
+      assert.strictEqual(provider.name, "openai")
+      assert.strictEqual(provider.kind, "openai")
+      for (const family of Provider.modelFamilies("openai")) {
+        assert.isTrue(provider.serves(family.replace("*", "x")), family)
+      }
+      assert.isTrue(provider.serves("gpt-4o-mini"))
+      assert.isTrue(provider.serves("o3-mini"))
+      assert.isFalse(provider.serves("claude-3-5-sonnet"))
+      assert.isFalse(provider.serves("llama3.2"))
+    }))
+
+  it.effect("with models, exactly those patterns", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() => FakeUpstream.json({}), {
+        name: "vllm",
+        models: ["meta-llama/*", "qwen2.5-coder"]
+      })
+      assert.strictEqual(provider.name, "vllm")
+      assert.isTrue(provider.serves("meta-llama/Llama-3.1-8B-Instruct"))
+      assert.isTrue(provider.serves("qwen2.5-coder"))
+      assert.isFalse(provider.serves("qwen2.5-coder-32b"))
+      assert.isFalse(provider.serves("gpt-4o"))
+    }))
+})
+
+describe("OpenAiProvider.layer", () => {
+  it.effect("registers the provider under its name", () =>
+    Effect.gen(function*() {
+      const fake = FakeUpstream.make(() => FakeUpstream.json(completion))
+      const registry = yield* ProviderRegistry.ProviderRegistry.pipe(
+        Effect.provide(
+          Layer.provideMerge(
+            Layer.mergeAll(
+              OpenAiProvider.layer({ name: "primary", apiKey, baseUrl }),
+              OpenAiProvider.layer({ name: "local", baseUrl: "http://127.0.0.1:8000/v1", models: ["llama*"] })
+            ),
+            Layer.merge(ProviderRegistry.layer, Layer.succeed(HttpClient.HttpClient, fake.client))
+          )
+        )
+      )
+      assert.deepStrictEqual(registry.all().map((p) => p.name), ["primary", "local"])
+      const primary = Option.getOrThrow(registry.get("primary"))
+      const response = yield* primary.chat(request)
+      assert.strictEqual(response.id, "chatcmpl-abc123")
+    }))
+})

@@ -1,0 +1,211 @@
+/**
+ * The bundled server's configuration file: YAML or JSON, a superset of Ferro's `Config`,
+ * decoded by Schema. Every error names the path of the bad field.
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Routing from "@switchyard/core/Routing"
+import * as Simulation from "@switchyard/providers-mock/Simulation"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as YAML from "yaml"
+import { interpolate } from "./internal/interpolate.js"
+
+const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
+
+/** @since 0.1.0 @category Schemas */
+export const ProviderConfig = Schema.Struct({
+  /** What targets call `virtual_key` and what a `name/model` prefix selects. */
+  name: NonEmpty.pipe(Schema.filter((s) => !s.includes("/") || "must not contain '/'")),
+  type: Schema.Literal("openai", "mock"),
+  base_url: Schema.optional(Schema.String.pipe(Schema.filter((s) => URL.canParse(s) || "must be an absolute URL"))),
+  api_key: Schema.optional(Schema.Redacted(Schema.String)),
+  models: Schema.optional(Schema.Array(NonEmpty)),
+  headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  timeout_ms: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /** Only for `type: mock`. */
+  simulation: Schema.optional(Simulation.OptionsSchema)
+})
+export type ProviderConfig = typeof ProviderConfig.Type
+
+/** @since 0.1.0 @category Schemas */
+export const ServerConfig = Schema.Struct({
+  port: Schema.optional(Schema.Int.pipe(Schema.between(0, 65535))),
+  host: Schema.optional(NonEmpty),
+  /** Reserved for the admin API. */
+  master_key: Schema.optional(Schema.Redacted(Schema.String)),
+  max_body_bytes: Schema.optional(Schema.Int.pipe(Schema.positive()))
+})
+
+/** A section this version decodes but cannot honour yet: present and non-empty is an error. */
+const notYetSupported = (what: string) =>
+  Schema.optional(Schema.Unknown.pipe(Schema.filter(
+    (u) =>
+      u === null || (Array.isArray(u) && u.length === 0) ||
+      `${what} are not supported by this version of Switchyard yet; remove the section`
+  )))
+
+/** @since 0.1.0 @category Schemas */
+export const FileConfig = Schema.Struct({
+  ...Routing.RoutingConfig.fields,
+  providers: Schema.optional(Schema.Array(ProviderConfig)),
+  server: Schema.optional(ServerConfig),
+  plugins: notYetSupported("plugins"),
+  mcp_servers: notYetSupported("MCP servers"),
+  keys: notYetSupported("virtual keys"),
+  state: notYetSupported("shared state stores"),
+  storage: notYetSupported("storage backends")
+})
+export type FileConfig = typeof FileConfig.Type
+
+/** The configuration the server runs: the file merged with the environment. @since 0.1.0 @category Models */
+export interface ServerSettings {
+  readonly routing: Routing.RoutingConfig
+  readonly providers: ReadonlyArray<ProviderConfig>
+  readonly port: number
+  readonly host: string
+  readonly maxBodyBytes: number
+}
+
+/** @since 0.1.0 @category Errors */
+export class ConfigError extends Schema.TaggedError<ConfigError>("@switchyard/server/ConfigError")("ConfigError", {
+  source: Schema.String,
+  problems: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    return `Invalid configuration in ${this.source}:\n${this.problems.map((p) => `  - ${p}`).join("\n")}`
+  }
+}
+
+const formatPath = (path: ReadonlyArray<PropertyKey>) =>
+  path.reduce<string>((acc, key) => typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`, "")
+
+const decodeFile = Schema.decodeUnknown(FileConfig, { errors: "all", onExcessProperty: "error" })
+
+/** Checks across fields that the schema cannot express. */
+const crossCheck = (config: FileConfig, providers: ReadonlyArray<ProviderConfig>): Array<string> => {
+  const problems: Array<string> = []
+  const names = new Set<string>()
+  providers.forEach((p, i) => {
+    if (names.has(p.name)) problems.push(`providers[${i}].name: '${p.name}' is used by another provider`)
+    names.add(p.name)
+    if (p.type !== "mock" && p.simulation !== undefined) {
+      problems.push(`providers[${i}].simulation: only providers of type mock are simulated`)
+    }
+  })
+  config.targets?.forEach((t, i) => {
+    if (!names.has(t.virtual_key)) {
+      problems.push(`targets[${i}].virtual_key: no provider is named '${t.virtual_key}' (known: ${[...names].join(", ")})`)
+    }
+  })
+  for (const [alias, model] of Object.entries(config.aliases ?? {})) {
+    if (config.aliases?.[model] !== undefined) {
+      problems.push(`aliases.${alias}: '${model}' is itself an alias; aliases must name models`)
+    }
+  }
+  if (config.strategy?.mode === "single" && (config.targets?.length ?? 0) > 1) {
+    problems.push("strategy.mode: single routes to one target, but several are listed (use fallback)")
+  }
+  return problems
+}
+
+/**
+ * Providers that come from the environment alone, as in Ferro: `OPENAI_API_KEY` (with
+ * `OPENAI_BASE_URL`) adds an `openai` provider unless the file already names one.
+ *
+ * @since 0.1.0 @category Environment
+ */
+export const environmentProviders = (env: Readonly<Record<string, string | undefined>>): Array<ProviderConfig> =>
+  env.OPENAI_API_KEY
+    ? [{
+      name: "openai",
+      type: "openai",
+      api_key: Redacted.make(env.OPENAI_API_KEY),
+      ...(env.OPENAI_BASE_URL ? { base_url: env.OPENAI_BASE_URL } : {})
+    }]
+    : []
+
+/** The embedded default: the simulated provider. @since 0.1.0 @category Defaults */
+export const defaultProviders: ReadonlyArray<ProviderConfig> = [{ name: "mock", type: "mock" }]
+
+/**
+ * Decodes an already parsed document (after `${ENV}` interpolation) into the settings the
+ * server runs with.
+ *
+ * @since 0.1.0 @category Decoding
+ */
+export const fromDocument = (
+  document: unknown,
+  source: string,
+  env: Readonly<Record<string, string | undefined>>
+): Effect.Effect<ServerSettings, ConfigError> => {
+  const { unset, value } = interpolate(document ?? {}, env)
+  if (unset.length > 0) {
+    return Effect.fail(new ConfigError({
+      source,
+      problems: unset.map((u) => `${u.path}: environment variable ${u.variable} is not set`)
+    }))
+  }
+  return decodeFile(value).pipe(
+    Effect.mapError((error) =>
+      new ConfigError({
+        source,
+        problems: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
+          `${formatPath(issue.path) || "(root)"}: ${issue.message}`
+        )
+      })
+    ),
+    Effect.flatMap((config) => {
+      const fromFile = config.providers ?? (document === undefined ? defaultProviders : [])
+      const providers = [
+        ...fromFile,
+        ...environmentProviders(env).filter((p) => !fromFile.some((f) => f.name === p.name))
+      ]
+      const problems = crossCheck(config, providers)
+      if (providers.length === 0) problems.push("providers: none configured, and no OPENAI_API_KEY in the environment")
+      if (problems.length > 0) return Effect.fail(new ConfigError({ source, problems }))
+      const port = env.PORT !== undefined && env.PORT !== "" ? Number(env.PORT) : config.server?.port ?? 8080
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        return Effect.fail(new ConfigError({ source: "environment", problems: [`PORT: '${env.PORT}' is not a port number`] }))
+      }
+      return Effect.succeed({
+        routing: {
+          ...(config.strategy ? { strategy: config.strategy } : {}),
+          ...(config.targets ? { targets: config.targets } : {}),
+          ...(config.aliases ? { aliases: config.aliases } : {})
+        },
+        providers,
+        port,
+        host: config.server?.host ?? "0.0.0.0",
+        maxBodyBytes: config.server?.max_body_bytes ?? 10 * 1024 * 1024
+      })
+    })
+  )
+}
+
+/**
+ * Reads the configuration file (YAML, or JSON, which YAML parses too), or the embedded default
+ * when no path is given.
+ *
+ * @since 0.1.0 @category Decoding
+ */
+export const load = (
+  path: string | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Effect.Effect<ServerSettings, ConfigError, FileSystem.FileSystem> =>
+  path === undefined
+    ? fromDocument(undefined, "the embedded default", env)
+    : FileSystem.FileSystem.pipe(
+      Effect.flatMap((fs) => fs.readFileString(path)),
+      Effect.mapError((e) => new ConfigError({ source: path, problems: [`cannot read the file: ${e.message}`] })),
+      Effect.flatMap((text) =>
+        Effect.try({
+          try: () => YAML.parse(text) as unknown,
+          catch: (e) => new ConfigError({ source: path, problems: [`not valid YAML or JSON: ${(e as Error).message}`] })
+        })
+      ),
+      Effect.flatMap((document) => fromDocument(document ?? {}, path, env))
+    )

@@ -1,0 +1,61 @@
+/**
+ * The bundled server: settings -> Layers. Everything here is also what a custom deployment
+ * composes by hand.
+ *
+ * @since 0.1.0
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as Gateway from "@switchyard/core/Gateway"
+import type * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
+import * as HttpApi from "@switchyard/http/HttpApi"
+import * as MockProvider from "@switchyard/providers-mock/MockProvider"
+import * as OpenAiProvider from "@switchyard/providers-openai/OpenAiProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { createServer } from "node:http"
+import type { ProviderConfig, ServerSettings } from "./Config.js"
+
+/** @since 0.1.0 @category Layers */
+export const providerLayer = (
+  p: ProviderConfig
+): Layer.Layer<never, never, ProviderRegistry.ProviderRegistry | HttpClient.HttpClient> => {
+  switch (p.type) {
+    case "openai":
+      return OpenAiProvider.layer({
+        name: p.name,
+        apiKey: p.api_key,
+        ...(p.base_url !== undefined ? { baseUrl: p.base_url } : {}),
+        ...(p.models !== undefined ? { models: p.models } : {}),
+        ...(p.headers !== undefined ? { headers: p.headers } : {}),
+        ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {})
+      })
+    case "mock":
+      return MockProvider.layer({
+        name: p.name,
+        ...(p.models !== undefined ? { models: p.models } : {}),
+        ...p.simulation
+      })
+  }
+}
+
+/** The gateway with the configured providers, over a keep-alive undici pool. @since 0.1.0 @category Layers */
+export const gatewayLayer = (settings: ServerSettings): Layer.Layer<Gateway.Gateway> =>
+  Gateway.layer(settings.routing).pipe(
+    Layer.provide(Layer.mergeAll(Layer.empty, ...settings.providers.map(providerLayer))),
+    Layer.provide(Gateway.defaults),
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+
+/** Serves the HTTP API on `settings.host:settings.port`. @since 0.1.0 @category Layers */
+export const layer = (settings: ServerSettings) =>
+  HttpServer.serve(HttpApi.make({ maxBodyBytes: settings.maxBodyBytes })).pipe(
+    Layer.tap(() =>
+      Effect.logInfo(`Providers: ${settings.providers.map((p) => `${p.name} (${p.type})`).join(", ")}`)
+    ),
+    HttpServer.withLogAddress,
+    Layer.provide(gatewayLayer(settings)),
+    Layer.provide(NodeHttpServer.layer(createServer, { port: settings.port, host: settings.host }))
+  )

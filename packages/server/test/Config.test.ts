@@ -1,0 +1,125 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Config from "@switchyard/server/Config"
+import * as YAML from "yaml"
+
+const decode = (yaml: string, env: Record<string, string> = {}) =>
+  Config.fromDocument(YAML.parse(yaml) ?? {}, "test.yaml", env)
+
+const problems = (yaml: string, env: Record<string, string> = {}) =>
+  Effect.map(Effect.flip(decode(yaml, env)), (e) => e.problems)
+
+describe("Config", () => {
+  it.effect("the embedded default serves the simulator, plus OpenAI when its key is in the environment", () =>
+    Effect.gen(function*() {
+      const bare = yield* Config.fromDocument(undefined, "default", {})
+      assert.deepStrictEqual(bare.providers.map((p) => p.name), ["mock"])
+      assert.strictEqual(bare.port, 8080)
+      const withKey = yield* Config.fromDocument(undefined, "default", {
+        OPENAI_API_KEY: "sk-test",
+        OPENAI_BASE_URL: "http://127.0.0.1:9/v1"
+      })
+      assert.deepStrictEqual(withKey.providers.map((p) => [p.name, p.type, p.base_url]), [
+        ["mock", "mock", undefined],
+        ["openai", "openai", "http://127.0.0.1:9/v1"]
+      ])
+      assert.strictEqual(Redacted.value(withKey.providers[1]!.api_key!), "sk-test")
+    }))
+
+  it.effect("decodes the contract: providers, Ferro routing fields, ${ENV} secrets, server", () =>
+    Effect.gen(function*() {
+      const settings = yield* decode(
+        `
+providers:
+  - name: primary
+    type: openai
+    base_url: http://127.0.0.1:9000/v1
+    api_key: \${PRIMARY_KEY}
+    headers: { x-team: \${TEAM:-platform} }
+  - { name: sim, type: mock, simulation: { latency_ms: 20, tokens: 5 } }
+strategy: { mode: fallback }
+targets:
+  - virtual_key: primary
+    retry: { attempts: 3, on_status_codes: [429, 503], initial_backoff_ms: 50 }
+  - virtual_key: sim
+aliases: { fast: gpt-4o-mini }
+server: { port: 9090, max_body_bytes: 1024 }
+`,
+        { PRIMARY_KEY: "sk-primary" }
+      )
+      assert.strictEqual(Redacted.value(settings.providers[0]!.api_key!), "sk-primary")
+      assert.deepStrictEqual(settings.providers[0]!.headers, { "x-team": "platform" })
+      assert.strictEqual(settings.providers[1]!.simulation?.latency, 20)
+      assert.deepStrictEqual(settings.routing.targets?.[0]?.retry?.on_status_codes, [429, 503])
+      assert.strictEqual(settings.routing.aliases?.fast, "gpt-4o-mini")
+      assert.strictEqual(settings.port, 9090)
+      assert.strictEqual(settings.maxBodyBytes, 1024)
+      // the secret does not print
+      assert.notInclude(String(settings.providers[0]!.api_key), "sk-primary")
+    }))
+
+  it.effect("PORT in the environment wins over server.port", () =>
+    Effect.gen(function*() {
+      const settings = yield* decode("server: { port: 9090 }", { PORT: "7070" })
+      assert.strictEqual(settings.port, 7070)
+      const bad = yield* Effect.flip(decode("{}", { PORT: "http" }))
+      assert.include(bad.message, "PORT")
+    }))
+
+  it.effect("errors name the path of every bad field", () =>
+    Effect.gen(function*() {
+      const found = yield* problems(`
+providers:
+  - { name: a, type: anthropc }
+  - { name: b, type: openai, base_url: not a url }
+strategy: { mode: fallback }
+targets: [{ virtual_key: a, retry: { attempts: 0 } }]
+server: { port: 99999 }
+`)
+      const joined = found.join("\n")
+      assert.include(joined, "providers[0].type")
+      assert.include(joined, "providers[1].base_url: must be an absolute URL")
+      assert.include(joined, "targets[0].retry.attempts")
+      assert.include(joined, "server.port")
+    }))
+
+  it.effect("unknown fields are errors, not silently ignored", () =>
+    Effect.gen(function*() {
+      const found = yield* problems("providers: [{ name: a, type: openai, apikey: x }]")
+      assert.include(found.join("\n"), "providers[0].apikey")
+    }))
+
+  it.effect("references across fields are checked", () =>
+    Effect.gen(function*() {
+      const found = yield* problems(`
+providers: [{ name: a, type: mock }, { name: a, type: openai }]
+targets: [{ virtual_key: nope }]
+aliases: { fast: quick, quick: mock-1 }
+`)
+      const joined = found.join("\n")
+      assert.include(joined, "providers[1].name: 'a' is used by another provider")
+      assert.include(joined, "targets[0].virtual_key: no provider is named 'nope'")
+      assert.include(joined, "aliases.fast")
+    }))
+
+  it.effect("an unset environment variable is named with the field that needs it", () =>
+    Effect.gen(function*() {
+      const found = yield* problems("providers: [{ name: a, type: openai, api_key: ${MISSING_KEY} }]")
+      assert.deepStrictEqual(found, ["providers[0].api_key: environment variable MISSING_KEY is not set"])
+    }))
+
+  it.effect("sections this version cannot honour yet are refused, not ignored", () =>
+    Effect.gen(function*() {
+      const found = yield* problems("keys: [{ name: team-a, key: abc }]\nproviders: [{ name: m, type: mock }]")
+      assert.deepStrictEqual(found, ["keys: virtual keys are not supported by this version of Switchyard yet; remove the section"])
+      const empty = yield* decode("plugins: []\nmcp_servers: []\nproviders: [{ name: m, type: mock }]")
+      assert.strictEqual(empty.providers.length, 1)
+    }))
+
+  it.effect("unsupported strategy modes are named", () =>
+    Effect.gen(function*() {
+      const found = yield* problems("strategy: { mode: loadbalance }\nproviders: [{ name: m, type: mock }]")
+      assert.include(found.join("\n"), "strategy.mode")
+    }))
+})
