@@ -37,16 +37,20 @@ export const ServerConfig = Schema.Struct({
   host: Schema.optional(NonEmpty),
   /** Reserved for the admin API. */
   master_key: Schema.optional(Schema.Redacted(Schema.String)),
-  max_body_bytes: Schema.optional(Schema.Int.pipe(Schema.positive()))
+  max_body_bytes: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /** How long in-flight requests may take to finish on SIGTERM before they are cut. Default 30 s. */
+  shutdown_timeout_ms: Schema.optional(Schema.Int.pipe(Schema.positive()))
 })
 
 /** A section this version decodes but cannot honour yet: present and non-empty is an error. */
 const notYetSupported = (what: string) =>
-  Schema.optional(Schema.Unknown.pipe(Schema.filter(
-    (u) =>
+  Schema.optionalWith(
+    Schema.Unknown.pipe(Schema.filter((u) =>
       u === null || (Array.isArray(u) && u.length === 0) ||
       `${what} are not supported by this version of Switchyard yet; remove the section`
-  )))
+    )),
+    { exact: true }
+  )
 
 /** @since 0.1.0 @category Schemas */
 export const FileConfig = Schema.Struct({
@@ -68,6 +72,7 @@ export interface ServerSettings {
   readonly port: number
   readonly host: string
   readonly maxBodyBytes: number
+  readonly shutdownTimeoutMillis: number
 }
 
 /** @since 0.1.0 @category Errors */
@@ -180,7 +185,8 @@ export const fromDocument = (
         providers,
         port,
         host: config.server?.host ?? "0.0.0.0",
-        maxBodyBytes: config.server?.max_body_bytes ?? 10 * 1024 * 1024
+        maxBodyBytes: config.server?.max_body_bytes ?? 10 * 1024 * 1024,
+        shutdownTimeoutMillis: config.server?.shutdown_timeout_ms ?? 30_000
       })
     })
   )

@@ -15,7 +15,7 @@ import * as MockProvider from "@switchyard/providers-mock/MockProvider"
 import * as OpenAiProvider from "@switchyard/providers-openai/OpenAiProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createServer } from "node:http"
+import { createServer, type Server } from "node:http"
 import type { ProviderConfig, ServerSettings } from "./Config.js"
 
 /** @since 0.1.0 @category Layers */
@@ -49,13 +49,34 @@ export const gatewayLayer = (settings: ServerSettings): Layer.Layer<Gateway.Gate
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
+/**
+ * Graceful shutdown. The platform's release stops accepting and waits for open connections,
+ * but a keep-alive connection whose request finishes after that stays open until Node's
+ * keep-alive timeout. So while draining, idle connections are closed as they appear, and after
+ * `deadlineMillis` whatever is still open (a long stream) is cut.
+ */
+const drainOnShutdown = (server: Server, deadlineMillis: number) =>
+  Layer.scopedDiscard(Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      const idle = setInterval(() => server.closeIdleConnections(), 50).unref()
+      const deadline = setTimeout(() => server.closeAllConnections(), deadlineMillis).unref()
+      server.once("close", () => {
+        clearInterval(idle)
+        clearTimeout(deadline)
+      })
+    })
+  ))
+
 /** Serves the HTTP API on `settings.host:settings.port`. @since 0.1.0 @category Layers */
-export const layer = (settings: ServerSettings) =>
-  HttpServer.serve(HttpApi.make({ maxBodyBytes: settings.maxBodyBytes })).pipe(
+export const layer = (settings: ServerSettings) => {
+  const server = createServer()
+  return HttpServer.serve(HttpApi.make({ maxBodyBytes: settings.maxBodyBytes })).pipe(
+    Layer.merge(drainOnShutdown(server, settings.shutdownTimeoutMillis)),
     Layer.tap(() =>
       Effect.logInfo(`Providers: ${settings.providers.map((p) => `${p.name} (${p.type})`).join(", ")}`)
     ),
     HttpServer.withLogAddress,
     Layer.provide(gatewayLayer(settings)),
-    Layer.provide(NodeHttpServer.layer(createServer, { port: settings.port, host: settings.host }))
+    Layer.provide(NodeHttpServer.layer(() => server, { port: settings.port, host: settings.host }))
   )
+}

@@ -36,7 +36,7 @@ providers:
     type: openai
     base_url: http://127.0.0.1:9000/v1
     api_key: \${PRIMARY_KEY}
-    headers: { x-team: \${TEAM:-platform} }
+    headers: { x-team: "\${TEAM:-platform}" }
   - { name: sim, type: mock, simulation: { latency_ms: 20, tokens: 5 } }
 strategy: { mode: fallback }
 targets:
@@ -61,9 +61,9 @@ server: { port: 9090, max_body_bytes: 1024 }
 
   it.effect("PORT in the environment wins over server.port", () =>
     Effect.gen(function*() {
-      const settings = yield* decode("server: { port: 9090 }", { PORT: "7070" })
+      const settings = yield* decode("server: { port: 9090 }", { PORT: "7070", OPENAI_API_KEY: "sk-env" })
       assert.strictEqual(settings.port, 7070)
-      const bad = yield* Effect.flip(decode("{}", { PORT: "http" }))
+      const bad = yield* Effect.flip(decode("{}", { PORT: "http", OPENAI_API_KEY: "sk-env" }))
       assert.include(bad.message, "PORT")
     }))
 
@@ -105,7 +105,7 @@ aliases: { fast: quick, quick: mock-1 }
 
   it.effect("an unset environment variable is named with the field that needs it", () =>
     Effect.gen(function*() {
-      const found = yield* problems("providers: [{ name: a, type: openai, api_key: ${MISSING_KEY} }]")
+      const found = yield* problems("providers:\n  - name: a\n    type: openai\n    api_key: ${MISSING_KEY}\n")
       assert.deepStrictEqual(found, ["providers[0].api_key: environment variable MISSING_KEY is not set"])
     }))
 
