@@ -6,13 +6,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Gateway from "@switchyard/core/Gateway"
-import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
-import { modelMatcher } from "@switchyard/core/Provider"
+import type * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
+import * as TestProvider from "@switchyard/core/TestProvider"
 import * as OpenAiProvider from "@switchyard/providers-openai/OpenAiProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 
 // --- application code -------------------------------------------------------------------
 const summarize = (text: string) =>
@@ -32,30 +31,16 @@ export const Production = withGateway(
 )
 
 // --- the test: the same application, another Layer named "openai" -----------------------
-const prompts: Array<string> = []
-const FakeOpenAi = ProviderRegistry.register(Effect.succeed({
+const FakeOpenAi = TestProvider.make({
   name: "openai",
-  kind: "openai",
-  serves: modelMatcher(["gpt-*"]),
-  chat: (req) =>
-    Effect.sync(() => {
-      prompts.push(String(req.messages[0]?.content))
-      return {
-        id: "chatcmpl-fake",
-        object: "chat.completion" as const,
-        created: 0,
-        model: req.model,
-        choices: [{ index: 0, message: { role: "assistant" as const, content: "short" }, finish_reason: "stop" }]
-      }
-    }),
-  chatStream: () => Stream.empty,
-  listModels: Effect.succeed([])
-}))
+  models: ["gpt-*"],
+  chat: (req) => Effect.succeed(TestProvider.response(req.model, "short"))
+})
 
 describe("example: swapping the provider Layer in a test", () => {
   it.effect("the application runs against the fake, unchanged", () =>
     Effect.gen(function*() {
       assert.strictEqual(yield* summarize("a long text"), "short")
-      assert.deepStrictEqual(prompts, ["Summarize: a long text"])
-    }).pipe(Effect.provide(withGateway(FakeOpenAi))))
+      assert.deepStrictEqual(FakeOpenAi.received.map((r) => r.messages[0]?.content), ["Summarize: a long text"])
+    }).pipe(Effect.provide(withGateway(FakeOpenAi.layer))))
 })

@@ -18,3 +18,5 @@ export * as ProviderRegistry from "./ProviderRegistry.js"
 export * as RequestContext from "./RequestContext.js"
 /** @since 0.1.0 */
 export * as Routing from "./Routing.js"
+/** @since 0.1.0 */
+export * as TestProvider from "./TestProvider.js"

@@ -9,11 +9,23 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type { ChatRequest } from "@switchyard/core/ChatSchema"
 import * as Gateway from "@switchyard/core/Gateway"
-import { RequestRejected } from "@switchyard/core/GatewayError"
+import { ProviderStatusError, RequestRejected } from "@switchyard/core/GatewayError"
 import * as Hooks from "@switchyard/core/Hooks"
 import * as Plugins from "@switchyard/core/Plugins"
 import * as Routing from "@switchyard/core/Routing"
-import { chunk, fake, response, statusError } from "./utils/FakeProvider.js"
+import { chunk, response } from "@switchyard/core/TestProvider"
+import * as TestProvider from "@switchyard/core/TestProvider"
+
+const statusError = (provider: string, status: number) =>
+  new ProviderStatusError({ provider, status, body: "{}", upstreamMessage: `status ${status}` })
+
+/** fake(name, models, chat?, chatStream?): a recording test provider. */
+const fake = (
+  name: string,
+  models: ReadonlyArray<string>,
+  chat?: TestProvider.Options["chat"],
+  chatStream?: TestProvider.Options["chatStream"]
+) => TestProvider.make({ name, models, ...(chat ? { chat } : {}), ...(chatStream ? { chatStream } : {}) })
 
 const request = (model: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
   model,
@@ -144,8 +156,8 @@ describe("Gateway.chat", () => {
       assert.strictEqual(events.length, 2)
       assert.strictEqual(events[0]!.outcome, "success")
       assert.strictEqual(events[0]!.provider, "openai")
-      // 1000 prompt tokens at 2.50 and 500 completion tokens at 10 per million
-      assert.closeTo(events[0]!.costUsd!, 0.0025 + 0.005, 1e-12)
+      // 3 prompt tokens at 2.50 and 2 completion tokens at 10 per million
+      assert.closeTo(events[0]!.costUsd!, (3 * 2.5 + 2 * 10) / 1e6, 1e-15)
       assert.strictEqual(events[1]!.status, 404)
     }).pipe(Effect.provide(gatewayWith({}, [openai.layer], Layer.succeed(Hooks.Hooks, {
       publish: (e) => Effect.sync(() => void events.push(e)),
@@ -167,7 +179,7 @@ describe("Gateway.chatStream", () => {
       assert.deepStrictEqual(openai.received[0]!.stream_options, { include_usage: true })
       const withUsage = yield* collect(request("gpt-4o", { stream: true, stream_options: { include_usage: true } }))
       assert.strictEqual(withUsage.chunks.length, 3)
-      assert.strictEqual(withUsage.chunks[2]!.usage!.total_tokens, 12)
+      assert.strictEqual(withUsage.chunks[2]!.usage!.total_tokens, 5)
     }).pipe(Effect.provide(gatewayWith({}, [openai.layer])))
   })
 

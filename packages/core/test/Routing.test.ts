@@ -2,7 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import * as Routing from "@switchyard/core/Routing"
-import { fake } from "./utils/FakeProvider.js"
+import * as TestProvider from "@switchyard/core/TestProvider"
+
+const fake = (name: string, models: ReadonlyArray<string>) => TestProvider.make({ name, models })
 
 const registryWith = (...providers: Array<ReturnType<typeof fake>>) =>
   Effect.gen(function*() {

@@ -1,4 +1,3 @@
-import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import type { ChatChunk, ChatRequest } from "@switchyard/core/ChatSchema"
 import { isRetryable } from "@switchyard/core/GatewayError"
@@ -6,16 +5,12 @@ import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as OpenAiProvider from "../src/OpenAiProvider.js"
 import * as FakeUpstream from "./FakeUpstream.js"
+import { build, secret } from "./FakeUpstream.js"
 import { midStreamErrorStream, textStream, toolCallStream } from "./fixtures/openaiStream.js"
 
-const secret = "sk-TEST-0123456789abcdefghijklmnop"
-const apiKey = Redacted.make(secret)
-const baseUrl = "https://upstream.test/v1"
 
 const request: ChatRequest = {
   model: "gpt-4o-mini",
@@ -24,16 +19,6 @@ const request: ChatRequest = {
   stream_options: { include_usage: true }
 }
 
-const build = (
-  answer: (recorded: FakeUpstream.Recorded) => FakeUpstream.Answer,
-  options: Partial<OpenAiProvider.Options> = {}
-) => {
-  const fake = FakeUpstream.make(answer)
-  return OpenAiProvider.make({ apiKey, baseUrl, ...options }).pipe(
-    Effect.provideService(HttpClient.HttpClient, fake.client),
-    Effect.map((provider) => ({ provider, requests: fake.requests }))
-  )
-}
 
 const collect = (stream: Stream.Stream<ChatChunk, unknown>) => Effect.map(Stream.runCollect(stream), Chunk.toArray)
 

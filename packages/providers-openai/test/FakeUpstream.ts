@@ -8,6 +8,8 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as OpenAiProvider from "../src/OpenAiProvider.js"
 
 export interface Recorded {
   readonly request: HttpClientRequest.HttpClientRequest
@@ -68,4 +70,18 @@ export const inPieces = (text: string, size: number): ReadableStream<Uint8Array>
       offset += size
     }
   })
+}
+
+/** The credential the tests' provider is built with; it must never show up in an error. */
+export const secret = "sk-proj-TEST-abcdefghijklmnopqrstuvwxyz0123456789"
+export const apiKey = Redacted.make(secret)
+export const baseUrl = "https://upstream.test/v1"
+
+/** An OpenAI provider over a fake upstream answering with `answer`; `requests` records what it was sent. */
+export const build = (answer: (recorded: Recorded) => Answer, options: Partial<OpenAiProvider.Options> = {}) => {
+  const fake = make(answer)
+  return OpenAiProvider.make({ apiKey, baseUrl, ...options }).pipe(
+    Effect.provideService(HttpClient.HttpClient, fake.client),
+    Effect.map((provider) => ({ provider, requests: fake.requests }))
+  )
 }

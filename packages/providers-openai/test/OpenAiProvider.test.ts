@@ -9,14 +9,11 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as OpenAiProvider from "../src/OpenAiProvider.js"
 import * as FakeUpstream from "./FakeUpstream.js"
+import { apiKey, baseUrl, build, secret } from "./FakeUpstream.js"
 
-const secret = "sk-proj-TEST-abcdefghijklmnopqrstuvwxyz0123456789"
-const apiKey = Redacted.make(secret)
-const baseUrl = "https://upstream.test/v1"
 
 const request: ChatRequest = { model: "gpt-4o-mini", messages: [{ role: "user", content: "Say hello" }] }
 
@@ -36,16 +33,6 @@ const completion = {
   system_fingerprint: "fp_06737a9306"
 }
 
-const build = (
-  answer: (recorded: FakeUpstream.Recorded) => FakeUpstream.Answer,
-  options: Partial<OpenAiProvider.Options> = {}
-) => {
-  const fake = FakeUpstream.make(answer)
-  return OpenAiProvider.make({ apiKey, baseUrl, ...options }).pipe(
-    Effect.provideService(HttpClient.HttpClient, fake.client),
-    Effect.map((provider) => ({ provider, requests: fake.requests }))
-  )
-}
 
 describe("OpenAiProvider.chat", () => {
   it.effect("sends the canonical request as it is to baseUrl/chat/completions", () =>

@@ -2,46 +2,20 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import type { ChatChunk, ChatRequest, ChatResponse } from "@switchyard/core/ChatSchema"
+import type { ChatChunk } from "@switchyard/core/ChatSchema"
 import * as Gateway from "@switchyard/core/Gateway"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import { ProviderStatusError, ProviderUnreachable } from "@switchyard/core/GatewayError"
 import * as Plugins from "@switchyard/core/Plugins"
-import type { Provider } from "@switchyard/core/Provider"
-import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import type { RequestContext } from "@switchyard/core/RequestContext"
+import * as TestProvider from "@switchyard/core/TestProvider"
+import { chunk, response, usageChunk } from "@switchyard/core/TestProvider"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import * as HttpApi from "../../src/HttpApi.js"
-
-export const response = (model: string, content: string): ChatResponse => ({
-  id: "chatcmpl-test",
-  object: "chat.completion",
-  created: 0,
-  model,
-  choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 }
-})
-
-export const chunk = (model: string, content: string): ChatChunk => ({
-  id: "chatcmpl-test",
-  object: "chat.completion.chunk",
-  created: 0,
-  model,
-  choices: [{ index: 0, delta: { content }, finish_reason: null }]
-})
-
-const usageChunk = (model: string): ChatChunk => ({
-  id: "chatcmpl-test",
-  object: "chat.completion.chunk",
-  created: 0,
-  model,
-  choices: [],
-  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }
-})
 
 const rateLimited = new ProviderStatusError({
   provider: "fake",
@@ -68,63 +42,57 @@ const badRequest = new ProviderStatusError({
  * released), `fake-defect` dies with a secret in the defect; any other `fake-*` answers.
  */
 export const makeFake = Effect.gen(function*() {
-  const received: Array<ChatRequest> = []
   const contexts: Array<RequestContext> = []
   const streamReleased = yield* Deferred.make<void>()
   const chatReleased = yield* Deferred.make<void>()
-  const provider: Provider = {
+  const fake = TestProvider.make({
     name: "fake",
-    kind: "fake",
-    serves: (m) => m.startsWith("fake-"),
-    chat: (req) =>
-      Effect.suspend(() => {
-        received.push(req)
-        switch (req.model) {
-          case "fake-429":
-            return Effect.fail(rateLimited)
-          case "fake-400":
-            return Effect.fail(badRequest)
-          case "fake-defect":
-            return Effect.die(new Error("boom with sk-secret-123"))
-          case "fake-hang":
-            return Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(chatReleased, undefined)))
-          default:
-            return Effect.succeed(response(req.model, "Hello"))
-        }
-      }),
-    chatStream: (req) =>
-      Stream.suspend((): Stream.Stream<ChatChunk, ProviderError> => {
-        received.push(req)
-        switch (req.model) {
-          case "fake-429":
-            return Stream.fail(rateLimited)
-          case "fake-400":
-            return Stream.fail(badRequest)
-          case "fake-midfail":
-            return Stream.concat(
-              Stream.make(chunk(req.model, "Hel")),
-              Stream.fail(new ProviderUnreachable({ provider: "fake", detail: "connection reset" }))
-            )
-          case "fake-hang":
-            return Stream.concat(Stream.make(chunk(req.model, "Hel")), Stream.never).pipe(
-              Stream.ensuring(Deferred.succeed(streamReleased, undefined))
-            )
-          default:
-            return Stream.make(chunk(req.model, "Hel"), chunk(req.model, "lo"), usageChunk(req.model))
-        }
-      }),
+    models: ["fake-*"],
+    chat: (req) => {
+      switch (req.model) {
+        case "fake-429":
+          return Effect.fail(rateLimited)
+        case "fake-400":
+          return Effect.fail(badRequest)
+        case "fake-defect":
+          return Effect.die(new Error("boom with sk-secret-123"))
+        case "fake-hang":
+          return Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(chatReleased, undefined)))
+        default:
+          return Effect.succeed(response(req.model, "Hello"))
+      }
+    },
+    chatStream: (req): Stream.Stream<ChatChunk, ProviderError> => {
+      switch (req.model) {
+        case "fake-429":
+          return Stream.fail(rateLimited)
+        case "fake-400":
+          return Stream.fail(badRequest)
+        case "fake-midfail":
+          return Stream.concat(
+            Stream.make(chunk(req.model, "Hel")),
+            Stream.fail(new ProviderUnreachable({ provider: "fake", detail: "connection reset" }))
+          )
+        case "fake-hang":
+          return Stream.concat(Stream.make(chunk(req.model, "Hel")), Stream.never).pipe(
+            Stream.ensuring(Deferred.succeed(streamReleased, undefined))
+          )
+        default:
+          return Stream.make(chunk(req.model, "Hel"), chunk(req.model, "lo"), usageChunk(req.model))
+      }
+    },
     listModels: Effect.succeed([{ id: "fake-1", object: "model" as const, created: 0, owned_by: "fake" }])
-  }
+  })
   const spy = Plugins.layer([{
     name: "spy",
     beforeRequest: (req, ctx) => Effect.sync(() => (contexts.push(ctx), req))
   }])
   const gateway = Gateway.layer({ aliases: { "fake-alias": "fake-1" } }).pipe(
-    Layer.provide(ProviderRegistry.register(Effect.succeed(provider))),
+    Layer.provide(fake.layer),
     Layer.provide(spy),
     Layer.provide(Gateway.defaults)
   )
-  return { received, contexts, streamReleased, chatReleased, gateway }
+  return { received: fake.received, contexts, streamReleased, chatReleased, gateway }
 })
 
 export type Fake = Effect.Effect.Success<typeof makeFake>
