@@ -14,7 +14,7 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Stream from "effect/Stream"
 import * as Catalog from "./Catalog.js"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Usage } from "./ChatSchema.js"
-import type { GatewayError, ProviderError } from "./GatewayError.js"
+import type { GatewayError } from "./GatewayError.js"
 import { httpStatus, ProviderOutputError } from "./GatewayError.js"
 import * as Hooks from "./Hooks.js"
 import * as Plugins from "./Plugins.js"
@@ -22,6 +22,7 @@ import type { Provider } from "./Provider.js"
 import * as ProviderRegistry from "./ProviderRegistry.js"
 import * as RequestContext from "./RequestContext.js"
 import * as Routing from "./Routing.js"
+import * as Streaming from "./Streaming.js"
 
 /** @since 0.1.0 @category Models */
 export interface ChatResult {
@@ -64,18 +65,13 @@ export class Gateway extends Context.Tag("@switchyard/core/Gateway")<Gateway, Se
 const openStream = (provider: Provider, req: ChatRequest) =>
   Effect.flatMap(Effect.scope, (parent) =>
     Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
-      Stream.toPull(provider.chatStream(req)).pipe(
+      Streaming.awaitFirst(provider.chatStream(req)).pipe(
         Scope.extend(scope),
-        Effect.flatMap((pull) =>
-          Effect.mapError(
-            pull,
-            Option.getOrElse((): ProviderError =>
-              new ProviderOutputError({ provider: provider.name, detail: "the stream ended before any chunk" })
-            )
-          ).pipe(Effect.map((first) =>
-            Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull)) as Stream.Stream<ChatChunk, GatewayError>
-          ))
-        ),
+        Effect.flatMap(Option.match({
+          onNone: () =>
+            Effect.fail(new ProviderOutputError({ provider: provider.name, detail: "the stream ended before any chunk" })),
+          onSome: (stream) => Effect.succeed(stream as Stream.Stream<ChatChunk, GatewayError>)
+        })),
         Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
       )))
 

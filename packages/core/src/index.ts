@@ -20,3 +20,5 @@ export * as RequestContext from "./RequestContext.js"
 export * as Routing from "./Routing.js"
 /** @since 0.1.0 */
 export * as TestProvider from "./TestProvider.js"
+/** @since 0.1.0 */
+export * as Streaming from "./Streaming.js"

@@ -14,6 +14,7 @@ import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyar
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
+import * as Streaming from "@switchyard/core/Streaming"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -147,14 +148,8 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
           if (!isOk(response.status)) return statusFailure(response)
           const bytes = Stream.mapError(response.stream, (error) => Errors.unreachable(name, error, redact))
           return SseBody.chatChunks(bytes, name, redact).pipe(
-            Effect.flatMap(Stream.toPull),
-            Effect.flatMap((pull) =>
-              Effect.matchEffect(pull, {
-                onFailure: Option.match({ onNone: () => Effect.succeed(Stream.empty), onSome: Effect.fail }),
-                onSuccess: (first) =>
-                  Effect.succeed(Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull)))
-              })
-            )
+            Effect.flatMap(Streaming.awaitFirst),
+            Effect.map(Option.getOrElse(() => Stream.empty))
           )
         }),
         Effect.catchTags({ RequestError: transportError, ResponseError: transportError }),

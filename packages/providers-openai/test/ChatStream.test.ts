@@ -79,6 +79,20 @@ describe("OpenAiProvider.chatStream", () => {
       }
     }))
 
+  it.effect("a burst of events in one network chunk decodes every event, in order (LF and CRLF)", () =>
+    Effect.gen(function*() {
+      const words = Array.from({ length: 300 }, (_, i) => `w${i} `)
+      const event = (content: string) =>
+        `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 0, model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`
+      const burst = words.map(event).join("") + "data: [DONE]\n\n"
+      for (const body of [burst, burst.replace(/\n/g, "\r\n")]) {
+        const { provider } = yield* build(() => FakeUpstream.sse(body))
+        const chunks = yield* collect(provider.chatStream(request))
+        assert.strictEqual(chunks.length, 300)
+        assert.strictEqual(contentOf(chunks), words.join(""))
+      }
+    }))
+
   it.effect("ignores SSE comments and CRLF line endings; stops at [DONE] even if more follows", () =>
     Effect.gen(function*() {
       const body = ": OPENROUTER PROCESSING\r\n\r\n" + textStream.replace(/\n/g, "\r\n") +

@@ -15,6 +15,26 @@ import * as Errors from "./errors.js"
 import type { Redactor } from "./redact.js"
 import * as Wire from "./wire.js"
 
+const eventEnd = /\r\n\r\n|\n\n|\r\r/g
+
+/**
+ * Feeds text to the parser one event at a time. The parser rescans its whole buffer for every
+ * line it finds, so one network chunk holding a burst of events (an upstream that writes a
+ * whole answer at once) costs quadratic time: 22 events in 4 KB took 335 µs, 176 events in
+ * 32 KB 20 ms. Split at event boundaries, each feed scans one event.
+ */
+const feedByEvent = (parser: Sse.Parser, text: string): ReturnType<Sse.Parser["feed"]> => {
+  let start = 0
+  eventEnd.lastIndex = 0
+  for (let match = eventEnd.exec(text); match !== null; match = eventEnd.exec(text)) {
+    const end = match.index + match[0].length
+    const error = parser.feed(text.slice(start, end))
+    if (error !== undefined) return error
+    start = end
+  }
+  return start < text.length ? parser.feed(text.slice(start)) : undefined
+}
+
 type Decoder = Channel.Channel<
   Chunk.Chunk<ChatChunk>,
   Chunk.Chunk<string>,
@@ -54,7 +74,7 @@ export const decodeEventStream = (provider: string, redact: Redactor, onDone: ()
       onInput: (texts: Chunk.Chunk<string>) => {
         let failure: ProviderError | undefined
         for (const text of Chunk.toReadonlyArray(texts)) {
-          const error = parser.feed(text)
+          const error = feedByEvent(parser, text)
           if (error !== undefined) {
             failure = Errors.outputError(provider, `unreadable event stream: ${error.message}`, redact)
             break
