@@ -4,7 +4,6 @@
  *
  * @since 0.1.0
  */
-import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
 /**
@@ -142,16 +141,8 @@ export const isRetryable = (error: GatewayError): boolean => {
   }
 }
 
-const providerTags: ReadonlySet<string> = new Set([
-  "ProviderUnreachable",
-  "ProviderTimeout",
-  "ProviderStatusError",
-  "ProviderOutputError"
-])
-
 /** @since 0.1.0 @category Predicates */
-export const isProviderError = (u: unknown): u is ProviderError =>
-  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && providerTags.has(u._tag)
+export const isGatewayError: (u: unknown) => u is GatewayError = Schema.is(GatewayError)
 
 const isErrorStatus = (status: number) => Number.isInteger(status) && status >= 400 && status <= 599
 

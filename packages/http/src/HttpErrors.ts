@@ -8,13 +8,12 @@
  * @since 0.1.0
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type { GatewayError, ProviderOutputError, ProviderTimeout, ProviderUnreachable } from "@switchyard/core/GatewayError"
-import { httpStatus, InvalidRequest } from "@switchyard/core/GatewayError"
+import type { ProviderOutputError, ProviderTimeout, ProviderUnreachable } from "@switchyard/core/GatewayError"
+import { GatewayError, httpStatus, InvalidRequest } from "@switchyard/core/GatewayError"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
 /**
@@ -67,22 +66,10 @@ export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>("@swi
  */
 export type HttpError = GatewayError | RequestTooLarge | UnknownRoute | MethodNotAllowed
 
-const knownTags: ReadonlySet<string> = new Set([
-  "InvalidRequest",
-  "ModelNotFound",
-  "RequestRejected",
-  "ProviderUnreachable",
-  "ProviderTimeout",
-  "ProviderStatusError",
-  "ProviderOutputError",
-  "RequestTooLarge",
-  "UnknownRoute",
-  "MethodNotAllowed"
-])
-
 /** @since 0.1.0 @category Predicates */
-export const isHttpError = (u: unknown): u is HttpError =>
-  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && knownTags.has(u._tag)
+export const isHttpError: (u: unknown) => u is HttpError = Schema.is(
+  Schema.Union(GatewayError, RequestTooLarge, UnknownRoute, MethodNotAllowed)
+)
 
 /**
  * A wire-neutral description of an error answer. `type` and `code` use OpenAI's vocabulary,
