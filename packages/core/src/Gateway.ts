@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -101,9 +102,7 @@ export const make = (config: Routing.RoutingConfig) =>
       exit: Exit.Exit<unknown, GatewayError>,
       usage: Usage | undefined
     ) => {
-      const failure = Exit.isFailure(exit) ? Option.getOrUndefined(Exit.causeOption(exit).pipe(
-        Option.flatMap((cause) => Option.fromNullable(cause._tag === "Fail" ? cause.error : undefined))
-      )) : undefined
+      const failure = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
       const interrupted = Exit.isInterrupted(exit)
       return hooks.publish({
         requestId: ctx.requestId,
