@@ -5,9 +5,11 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
@@ -36,6 +38,11 @@ export interface ChatResult {
 export interface StreamResult {
   /** Starts with the chunk the gateway already received: the upstream is open and answering. */
   readonly stream: Stream.Stream<ChatChunk, GatewayError>
+  /**
+   * The same chunks as a pull, for consumers that write them out themselves (the HTTP layer):
+   * reading it costs no Stream run. `stream` and `pull` share one source: consume one of them.
+   */
+  readonly pull: Streaming.Pull<ChatChunk, GatewayError>
   readonly provider: string
 }
 
@@ -58,23 +65,32 @@ export interface Service {
 /** @since 0.1.0 @category Context */
 export class Gateway extends Context.Tag("@switchyard/core/Gateway")<Gateway, Service>() {}
 
+const streamEnded = (provider: Provider): GatewayError =>
+  new ProviderOutputError({ provider: provider.name, detail: "the stream ended before any chunk" })
+
+const firstChunkOrFail = (provider: Provider) =>
+  Effect.flatMap(Option.match({
+    onNone: () => Effect.fail(streamEnded(provider)),
+    onSome: (pull: Streaming.Pull<ChatChunk, GatewayError>) => Effect.succeed(pull)
+  }))
+
 /**
- * Opens a provider's stream in a child scope and waits for its first chunk, so that a failure
- * before the first byte can be retried or fall back. A failed attempt's resources are released
- * at once; a successful one lives as long as the caller's scope.
+ * Opens a provider's stream and waits for its first chunk, so that a failure before the first
+ * byte can be retried or fall back; a successful attempt lives as long as the caller's scope.
+ * A provider's own `openStream` releases what a failed attempt held itself. A `chatStream` is
+ * read in a child scope, closed at once when the attempt fails.
  */
-const openStream = (provider: Provider, req: ChatRequest) =>
-  Effect.flatMap(Effect.scope, (parent) =>
-    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
-      Streaming.awaitFirst(provider.chatStream(req)).pipe(
-        Scope.extend(scope),
-        Effect.flatMap(Option.match({
-          onNone: () =>
-            Effect.fail(new ProviderOutputError({ provider: provider.name, detail: "the stream ended before any chunk" })),
-          onSome: (stream) => Effect.succeed(stream as Stream.Stream<ChatChunk, GatewayError>)
-        })),
-        Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
-      )))
+const openStream = (provider: Provider, req: ChatRequest): Effect.Effect<Streaming.Pull<ChatChunk, GatewayError>, GatewayError, Scope.Scope> =>
+  provider.openStream !== undefined
+    ? provider.openStream(req).pipe(Effect.flatMap(Streaming.awaitFirstPull), firstChunkOrFail(provider))
+    : Effect.flatMap(Effect.scope, (parent) =>
+      Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
+        Stream.toPull(provider.chatStream(req)).pipe(
+          Effect.flatMap(Streaming.awaitFirstPull),
+          firstChunkOrFail(provider),
+          Scope.extend(scope),
+          Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
+        )))
 
 /** @since 0.1.0 @category Constructors */
 export const make = (config: Routing.RoutingConfig) =>
@@ -147,33 +163,57 @@ export const make = (config: Routing.RoutingConfig) =>
       let provider: string | undefined
       let usage: Usage | undefined
       // Usage is always requested upstream, for accounting; the client sees it only if it asked.
-      const observe = (chunk: ChatChunk): ReadonlyArray<ChatChunk> => {
-        if (chunk.usage != null) usage = chunk.usage
-        if (clientWantsUsage || chunk.usage === undefined) return [chunk]
-        if (chunk.usage !== null && chunk.choices.length === 0) return []
-        // Upstream sent `usage` (null on every chunk but the last) only because we asked.
-        const { usage: _, ...rest } = chunk
-        return [rest as ChatChunk]
+      const observe = (chunks: Chunk.Chunk<ChatChunk>): Chunk.Chunk<ChatChunk> => {
+        let out: Array<ChatChunk> | undefined
+        let i = 0
+        for (const chunk of chunks) {
+          if (chunk.usage != null) usage = chunk.usage
+          if (!clientWantsUsage && chunk.usage !== undefined) {
+            out ??= Chunk.toArray(chunks).slice(0, i)
+            // Upstream sent `usage` (null on every chunk but the last) only because we asked.
+            if (chunk.usage === null || chunk.choices.length > 0) {
+              const { usage: _, ...rest } = chunk
+              out.push(rest as ChatChunk)
+            }
+          } else if (out !== undefined) out.push(chunk)
+          i++
+        }
+        return out === undefined ? chunks : Chunk.unsafeFromArray(out)
       }
+      /** How the stream ended, read when the request's scope closes (unset: cut short). */
+      let ended: Exit.Exit<void, GatewayError> | undefined
+      const observed = (pull: Streaming.Pull<ChatChunk, GatewayError>): Streaming.Pull<ChatChunk, GatewayError> =>
+        Effect.matchEffect(pull, {
+          onSuccess: (chunks) => Effect.succeed(observe(chunks)),
+          onFailure: (failure): Effect.Effect<never, Option.Option<GatewayError>> => {
+            if (Option.isNone(failure)) {
+              ended = Exit.void
+              return Effect.fail(failure)
+            }
+            ended = Exit.fail(failure.value)
+            return Effect.zipRight(plugins.onError(failure.value, ctx), Effect.fail(failure))
+          }
+        })
+      const accountOnClose = Effect.flatMap(Effect.scope, (scope) =>
+        Scope.addFinalizer(
+          scope,
+          Effect.suspend(() => account(ctx, req, true, provider, ended ?? Exit.interrupt(FiberId.none), usage))
+        ))
       return prepare(req, ctx).pipe(
         Effect.flatMap(({ route, upstream }) => {
           const withUsage: ChatRequest = { ...upstream, stream: true, stream_options: { ...upstream.stream_options, include_usage: true } }
           return Routing.firstSuccess(route.candidates, (p) =>
-            Effect.map(openStream(p, withUsage), (stream): StreamResult => {
+            Effect.map(openStream(p, withUsage), (pull) => {
               provider = p.name
-              return { provider: p.name, stream }
+              return pull
             }))
         }),
         Effect.tapError(onError(ctx)),
         Effect.tapErrorCause((cause) => account(ctx, req, true, provider, Exit.failCause(cause), undefined)),
-        Effect.map((result): StreamResult => ({
-          provider: result.provider,
-          stream: result.stream.pipe(
-            Stream.mapConcat(observe),
-            Stream.tapError(onError(ctx)),
-            Stream.ensuringWith((exit) => account(ctx, req, true, provider, exit, usage))
-          )
-        }))
+        Effect.flatMap((pull) => {
+          const chunks = observed(pull)
+          return Effect.as(accountOnClose, { provider: provider!, pull: chunks, stream: Streaming.toStream(chunks) })
+        })
       )
     }
 

@@ -4,10 +4,12 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
-import type * as Stream from "effect/Stream"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "./ChatSchema.js"
 import type { ProviderError } from "./GatewayError.js"
+import * as Streaming from "./Streaming.js"
 
 /** @since 0.1.0 @category Models */
 export interface Provider {
@@ -21,6 +23,12 @@ export interface Provider {
   readonly chat: (req: ChatRequest) => Effect.Effect<ChatResponse, ProviderError>
   /** Opens the upstream on first pull; the upstream call lives as long as the stream is consumed. */
   readonly chatStream: (req: ChatRequest) => Stream.Stream<ChatChunk, ProviderError>
+  /**
+   * The same stream as a pull, opened now, living as long as the Scope; when it fails, what it
+   * acquired is already released (the gateway retries in the same Scope). Optional: the gateway
+   * uses it when present, because turning `chatStream` into a pull costs a Stream run.
+   */
+  readonly openStream?: (req: ChatRequest) => Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope>
   readonly listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
 }
 
@@ -51,3 +59,13 @@ export const modelMatcher = (patterns: ReadonlyArray<string>): (model: string) =
   const globs = patterns.filter((p) => p.includes("*")).map(globToRegExp)
   return (model) => exact.has(model) || globs.some((re) => re.test(model))
 }
+
+/**
+ * `chatStream` for a provider that implements `openStream`.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const streamFromOpen = <A, E, Args extends ReadonlyArray<unknown>>(
+  open: (...args: Args) => Effect.Effect<Streaming.Pull<A, E>, E, Scope.Scope>
+) =>
+(...args: Args): Stream.Stream<A, E> => Stream.unwrapScoped(Effect.map(open(...args), Streaming.toStream))

@@ -8,6 +8,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import type { Provider } from "./Provider.js"
 
 /** @since 0.1.0 @category Models */
@@ -41,12 +42,15 @@ export const layer: Layer.Layer<ProviderRegistry> = Layer.effect(ProviderRegistr
 
 /**
  * A Layer that builds a provider and adds it to the registry. Provider packages wrap their
- * `make` with this; tests use it to register a fake.
+ * `make` with this; tests use it to register a fake. What the provider acquires in its Scope
+ * (connection pools, timers) lives as long as the Layer.
  *
  * @since 0.1.0 @category Layers
  */
-export const register = <E, R>(provider: Effect.Effect<Provider, E, R>): Layer.Layer<never, E, R | ProviderRegistry> =>
-  Layer.effectDiscard(Effect.flatMap(
+export const register = <E, R>(
+  provider: Effect.Effect<Provider, E, R>
+): Layer.Layer<never, E, Exclude<R, Scope.Scope> | ProviderRegistry> =>
+  Layer.scopedDiscard(Effect.flatMap(
     Effect.zip(ProviderRegistry, provider),
     ([registry, p]) => registry.register(p)
   ))

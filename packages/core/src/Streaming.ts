@@ -1,27 +1,60 @@
 /**
- * Stream helpers shared by the gateway and the provider adapters.
+ * Stream helpers shared by the gateway, the provider adapters and the HTTP layer.
+ *
+ * A `Pull` is what a Stream is read with (the element type of `Stream.toPull`): each evaluation
+ * hands over the next chunk, fails with `None` at the end and with `Some(error)` on a failure.
+ * The hot path passes pulls between stages and makes one Stream of them at the edge, because
+ * every Stream that is run (or turned into a pull) starts a channel executor, a forked fiber
+ * and a scope: about 150 µs of CPU per request here, whatever the stream holds.
  *
  * @since 0.1.0
  */
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
+/** @since 0.1.0 @category Models */
+export type Pull<A, E> = Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>
+
+const end: Effect.Effect<never, Option.Option<never>> = Effect.fail(Option.none())
+
+/** The pull of a finished stream. @since 0.1.0 @category Constructors */
+export const endPull: Pull<never, never> = end
+
 /**
- * Pulls `stream` until its first chunk, in the current Scope, and returns the whole stream,
- * that chunk first; `None` when it ended without an element. A failure before the first
- * element is a failure of this Effect: the moment a caller can still retry or fall back,
- * since nothing has been forwarded yet.
+ * The stream a pull produces, one stage: nothing runs until the stream is.
+ *
+ * @since 0.1.0 @category Conversions
+ */
+export const toStream = <A, E>(pull: Pull<A, E>): Stream.Stream<A, E> => Stream.repeatEffectChunkOption(pull)
+
+/**
+ * A pull that hands over `first` before reading `rest`.
  *
  * @since 0.1.0 @category Combinators
  */
-export const awaitFirst = <A, E, R>(
-  stream: Stream.Stream<A, E, R>
-): Effect.Effect<Option.Option<Stream.Stream<A, E, R>>, E, R | Scope.Scope> =>
-  Effect.flatMap(Stream.toPull(stream), (pull) =>
-    Effect.matchEffect(pull, {
-      onFailure: Option.match({ onNone: () => Effect.succeedNone, onSome: Effect.fail }),
-      onSuccess: (first) =>
-        Effect.succeedSome(Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull)))
-    }))
+export const prepend = <A, E>(first: Chunk.Chunk<A>, rest: Pull<A, E>): Pull<A, E> => {
+  let head: Chunk.Chunk<A> | undefined = first
+  return Effect.suspend(() => {
+    if (head === undefined) return rest
+    const chunk = head
+    head = undefined
+    return Effect.succeed(chunk)
+  })
+}
+
+/**
+ * Pulls until the first non-empty chunk and returns a pull that starts with it; `None` when
+ * the source ended first. A failure before the first element fails this Effect: the moment a
+ * caller can still retry or fall back, since nothing has been forwarded yet.
+ *
+ * @since 0.1.0 @category Combinators
+ */
+export const awaitFirstPull = <A, E>(pull: Pull<A, E>): Effect.Effect<Option.Option<Pull<A, E>>, E> => {
+  const loop: Effect.Effect<Option.Option<Pull<A, E>>, E> = Effect.matchEffect(pull, {
+    onFailure: Option.match({ onNone: () => Effect.succeedNone, onSome: Effect.fail }),
+    onSuccess: (chunk) => Chunk.isEmpty(chunk) ? loop : Effect.succeedSome(prepend(chunk, pull))
+  })
+  return loop
+}

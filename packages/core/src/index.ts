@@ -22,3 +22,7 @@ export * as Routing from "./Routing.js"
 export * as TestProvider from "./TestProvider.js"
 /** @since 0.1.0 */
 export * as Streaming from "./Streaming.js"
+/** @since 0.1.0 */
+export * as Deadlines from "./Deadlines.js"
+/** @since 0.1.0 */
+export * as EventStream from "./EventStream.js"

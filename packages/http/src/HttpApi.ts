@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as HttpErrors from "./HttpErrors.js"
 import * as Body from "./internal/body.js"
 import * as RequestId from "./internal/requestId.js"
@@ -75,7 +76,8 @@ const decodeChat = (json: unknown): Effect.Effect<ChatRequest, InvalidRequest> =
 
 const chatJson = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
   Effect.map(gateway.chat(req, ctx), (result) =>
-    HttpServerResponse.unsafeJson(result.response, {
+    HttpServerResponse.text(JSON.stringify(result.response), {
+      contentType: "application/json",
       headers: { "x-request-id": ctx.requestId, "x-switchyard-provider": result.provider }
     }))
 
@@ -87,7 +89,7 @@ const chatJson = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContex
 const chatSse = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
   Effect.map(gateway.chatStream(req, ctx), (result) =>
     HttpServerResponse.stream(
-      Sse.encode(result.stream, (cause) => Effect.map(HttpErrors.describeCauseLogged(cause, ctx.requestId), HttpErrors.openAi)),
+      Sse.encode(result.pull, (cause) => Effect.map(HttpErrors.describeCauseLogged(cause, ctx.requestId), HttpErrors.openAi)),
       {
         contentType: "text/event-stream",
         headers: {
@@ -119,18 +121,67 @@ const health = handler((_, ctx) =>
   Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }, { headers: { "x-request-id": ctx.requestId } }))
 )
 
+/** One route of the API. @since 0.1.0 @category Models */
+export interface Route {
+  readonly method: "GET" | "POST"
+  readonly path: string
+  readonly handler: Effect.Effect<
+    HttpServerResponse.HttpServerResponse,
+    never,
+    Gateway.Gateway | HttpServerRequest.HttpServerRequest | Scope.Scope
+  >
+}
+
 /**
- * The routes, each answering its own errors. Compose more routes onto it, then serve it through
+ * The API's routes, each answering its own errors.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const routes = (options?: Options): ReadonlyArray<Route> => [
+  { method: "POST", path: "/v1/chat/completions", handler: chatCompletions(options?.maxBodyBytes ?? defaultMaxBodyBytes) },
+  { method: "GET", path: "/v1/models", handler: models },
+  { method: "GET", path: "/health", handler: health }
+]
+
+/**
+ * The routes as an `HttpRouter`: compose more routes onto it, then serve it through
  * `fromRouter`.
  *
  * @since 0.1.0 @category Constructors
  */
 export const router = (options?: Options): HttpRouter.HttpRouter<never, Gateway.Gateway> =>
-  HttpRouter.empty.pipe(
-    HttpRouter.post("/v1/chat/completions", chatCompletions(options?.maxBodyBytes ?? defaultMaxBodyBytes)),
-    HttpRouter.get("/v1/models", models),
-    HttpRouter.get("/health", health)
+  routes(options).reduce(
+    (router, route) => HttpRouter.route(route.method)(route.path as HttpRouter.PathInput, route.handler)(router),
+    HttpRouter.empty as HttpRouter.HttpRouter<never, Gateway.Gateway>
   )
+
+/** `allow` of a path: its methods, and HEAD where GET is. */
+const allowedMethods = (entries: Iterable<{ readonly method: string; readonly path: string }>) => {
+  const allowed = new Map<string, Array<string>>()
+  for (const route of entries) {
+    if (route.method === "*" || route.path.includes(":") || route.path.includes("*")) continue
+    const methods = allowed.get(route.path) ?? []
+    methods.push(route.method)
+    if (route.method === "GET") methods.push("HEAD")
+    allowed.set(route.path, methods)
+  }
+  return allowed
+}
+
+const pathOf = (url: string) => {
+  const query = url.indexOf("?")
+  return query === -1 ? url : url.slice(0, query)
+}
+
+/** 404 for an unknown path, 405 with `allow` for a known path with another method. */
+const noRoute = (allowed: ReadonlyMap<string, ReadonlyArray<string>>, request: HttpServerRequest.HttpServerRequest) => {
+  const path = pathOf(request.url)
+  const allow = allowed.get(path)
+  const error = allow === undefined
+    ? new HttpErrors.UnknownRoute({ method: request.method, path })
+    : new HttpErrors.MethodNotAllowed({ method: request.method, path, allow })
+  return HttpErrors.openAiResponse(HttpErrors.describe(error), { "x-request-id": RequestId.fromHeaders(request.headers) })
+}
 
 /**
  * Serves a router with the API's fallbacks: an unknown path is a 404 and a known path with the
@@ -145,34 +196,33 @@ export const router = (options?: Options): HttpRouter.HttpRouter<never, Gateway.
 export const fromRouter = <E, R>(
   self: HttpRouter.HttpRouter<E, R>
 ): HttpApp.Default<never, Exclude<R, HttpRouter.RouteContext>> => {
-  const allowed = new Map<string, Array<string>>()
-  for (const route of self.routes) {
-    if (route.method === "*" || route.path.includes(":") || route.path.includes("*")) continue
-    const methods = allowed.get(route.path) ?? []
-    methods.push(route.method)
-    if (route.method === "GET") methods.push("HEAD")
-    allowed.set(route.path, methods)
-  }
+  const allowed = allowedMethods(self.routes)
   return Effect.catchAllCause(self, (cause) =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-      const requestId = RequestId.fromHeaders(request.headers)
       const failure = Cause.failureOption(cause)
       if (Option.isSome(failure) && failure.value instanceof HttpServerError.RouteNotFound) {
-        const query = request.url.indexOf("?")
-        const path = query === -1 ? request.url : request.url.slice(0, query)
-        const allow = allowed.get(path)
-        const error = allow === undefined
-          ? new HttpErrors.UnknownRoute({ method: request.method, path })
-          : new HttpErrors.MethodNotAllowed({ method: request.method, path, allow })
-        return Effect.succeed(HttpErrors.openAiResponse(HttpErrors.describe(error), { "x-request-id": requestId }))
+        return Effect.succeed(noRoute(allowed, request))
       }
-      return errorResponse(cause, requestId)
+      return errorResponse(cause, RequestId.fromHeaders(request.headers))
     }))
 }
 
 /**
- * The API as an `HttpApp`, requiring core's `Gateway`: serve it with `HttpServer.serve`.
+ * The API as an `HttpApp`, requiring core's `Gateway`: serve it with `HttpServer.serve`. Routes
+ * are found by one map lookup of method and path (the API has no path parameters), with the
+ * same 404 and 405 answers as `fromRouter`. The app is interruptible, so a client that
+ * disconnects interrupts the request fiber and, through the request Scope, the upstream call
+ * (the platform runs a handler uninterruptibly unless told otherwise).
  *
  * @since 0.1.0 @category Constructors
  */
-export const make = (options?: Options): HttpApp.Default<never, Gateway.Gateway> => fromRouter(router(options))
+export const make = (options?: Options): HttpApp.Default<never, Gateway.Gateway | Scope.Scope> => {
+  const all = routes(options)
+  const allowed = allowedMethods(all)
+  const table = new Map(all.map((route) => [`${route.method} ${route.path}`, route.handler]))
+  for (const route of all) {
+    if (route.method === "GET") table.set(`HEAD ${route.path}`, route.handler)
+  }
+  return Effect.interruptible(Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    table.get(`${request.method} ${pathOf(request.url)}`) ?? Effect.succeed(noRoute(allowed, request))))
+}

@@ -5,29 +5,25 @@
  *
  * @since 0.1.0
  */
-import * as Headers from "@effect/platform/Headers"
-import * as HttpBody from "@effect/platform/HttpBody"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
+import * as Deadlines from "@switchyard/core/Deadlines"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
-import * as Streaming from "@switchyard/core/Streaming"
+import type * as Streaming from "@switchyard/core/Streaming"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Either from "effect/Either"
-import { flow, identity } from "effect/Function"
+import * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as Errors from "./internal/errors.js"
 import * as Redact from "./internal/redact.js"
 import * as SseBody from "./internal/stream.js"
+import * as Transport from "./internal/transport.js"
 import * as Wire from "./internal/wire.js"
 
 /** @since 0.1.0 @category Models */
@@ -61,12 +57,15 @@ const defaultTimeout = Duration.minutes(10)
 
 const isOk = (status: number) => status >= 200 && status < 300
 
+const end: Effect.Effect<never, Option.Option<never>> = Effect.fail(Option.none())
+
 /**
- * Builds the provider over the current `HttpClient` (the server provides a keep-alive pool).
+ * Builds the provider with its own keep-alive connection pool to the base URL's origin, closed
+ * with the Scope.
  *
  * @since 0.1.0 @category Constructors
  */
-export const make: (options: Options) => Effect.Effect<Provider.Provider, never, HttpClient.HttpClient> = Effect
+export const make: (options: Options) => Effect.Effect<Provider.Provider, never, Scope.Scope> = Effect
   .fnUntraced(function*(options: Options) {
     const name = options.name ?? "openai"
     const patterns = options.models !== undefined && options.models.length > 0
@@ -78,103 +77,114 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       ...(options.apiKey === undefined ? [] : [Redacted.value(options.apiKey)]),
       ...secretHeaders.map((key) => extraHeaders[key]!)
     ])
-    const timeout = Duration.decode(options.timeout ?? defaultTimeout)
-    const timeoutMillis = Duration.toMillis(timeout)
+    const timeoutMillis = Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout))
 
-    // Header names shown as <redacted> wherever the platform renders a request (spans, logs).
-    const redactedNames: ReadonlyArray<string | RegExp> = ["authorization", Redact.secretHeaderName]
-    const withRedactedHeaders = Effect.locallyWith(
-      Headers.currentRedactedNames,
-      (names) => names.concat(redactedNames)
-    )
+    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
+    if (options.apiKey !== undefined) headers.authorization = `Bearer ${Redacted.value(options.apiKey)}`
+    for (const key of Object.keys(extraHeaders)) headers[key.toLowerCase()] = extraHeaders[key]!
 
-    const client = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.mapRequest(flow(
-        HttpClientRequest.prependUrl(options.baseUrl ?? defaultBaseUrl),
-        options.apiKey === undefined ? identity : HttpClientRequest.bearerToken(options.apiKey),
-        Object.keys(extraHeaders).length === 0 ? identity : HttpClientRequest.setHeaders(extraHeaders),
-        HttpClientRequest.acceptJson
-      ))
-    )
-    // Streams: the request's lifetime is the stream's scope; closing it aborts the upstream.
-    const scopedClient = HttpClient.withScope(client)
+    const deadlines = yield* Deadlines.make
+    const transport = yield* Transport.make(options.baseUrl ?? defaultBaseUrl, headers, deadlines)
 
-    const onTimeout = () => Errors.timeout(name, timeoutMillis)
+    const transportFailure = (request: Transport.Request, sending: boolean) => (error: Transport.TransportError) =>
+      error.timedOut
+        ? Errors.timeout(name, timeoutMillis)
+        : Errors.unreachable(name, { method: request.method, url: transport.url(request.path) }, error.cause, sending, redact)
 
-    const transportError = (error: Parameters<typeof Errors.unreachable>[1]) =>
-      Effect.fail(Errors.unreachable(name, error, redact))
-
-    /** A non-2xx answer: its body (capped) and headers classified. */
-    const statusFailure = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<never, ProviderError> =>
-      Effect.flatMap(
-        Effect.zip(SseBody.readCapped(response.stream, Errors.maxErrorBodyBytes), Clock.currentTimeMillis),
-        ([body, now]) => Effect.fail(Errors.statusError(name, response.status, body, response.headers, now, redact))
-      )
+    /** A non-2xx answer, classified from its (capped) body and headers. */
+    const statusFailure = (status: number, body: string, responseHeaders: Errors.Headers) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.fail(Errors.statusError(name, status, body, responseHeaders, now, redact)))
 
     /** A JSON request/answer exchange: the whole of it is bounded by the timeout. */
     const exchange = <A>(
-      request: HttpClientRequest.HttpClientRequest,
+      request: Transport.Request,
       parse: (text: string) => Either.Either<A, ProviderError>
     ): Effect.Effect<A, ProviderError> =>
-      client.execute(request).pipe(
-        Effect.flatMap((response) =>
-          isOk(response.status) ? Effect.flatMap(response.text, parse) : statusFailure(response)
-        ),
-        Effect.catchTags({ RequestError: transportError, ResponseError: transportError }),
-        Effect.timeoutFail({ duration: timeout, onTimeout }),
-        withRedactedHeaders
+      transport.exchange(request, Errors.maxErrorBodyBytes).pipe(
+        Effect.mapError(transportFailure(request, true)),
+        Effect.flatMap((answer) =>
+          isOk(answer.status) ? parse(answer.body) : statusFailure(answer.status, answer.body, answer.headers)
+        )
       )
 
     const chat = (req: ChatRequest): Effect.Effect<ChatResponse, ProviderError> =>
       exchange(
-        HttpClientRequest.post("/chat/completions", { body: HttpBody.unsafeJson(req) }),
+        { method: "POST", path: "/chat/completions", body: JSON.stringify(req), timeoutMillis },
         (text) => Wire.parseChatResponse(name, text, redact)
-      ).pipe(Effect.withSpan("OpenAiProvider.chat", {
-        captureStackTrace: false,
-        attributes: { "switchyard.provider": name, "gen_ai.system": "openai", "gen_ai.request.model": req.model }
-      }))
-
-    /**
-     * Sends the request and waits for the first chunk (all within the timeout). The rest of the
-     * stream continues from the same pull; everything lives in the caller's scope.
-     */
-    const openStream = (
-      req: ChatRequest
-    ): Effect.Effect<Stream.Stream<ChatChunk, ProviderError>, ProviderError, Scope.Scope> =>
-      scopedClient.execute(
-        HttpClientRequest.post("/chat/completions", { body: HttpBody.unsafeJson(Wire.streamingRequest(req)) })
-      ).pipe(
-        Effect.flatMap((response) => {
-          if (!isOk(response.status)) return statusFailure(response)
-          const bytes = Stream.mapError(response.stream, (error) => Errors.unreachable(name, error, redact))
-          return SseBody.chatChunks(bytes, name, redact).pipe(
-            Effect.flatMap(Streaming.awaitFirst),
-            Effect.map(Option.getOrElse(() => Stream.empty))
-          )
-        }),
-        Effect.catchTags({ RequestError: transportError, ResponseError: transportError }),
-        Effect.timeoutFail({ duration: timeout, onTimeout }),
-        withRedactedHeaders,
-        Effect.withSpan("OpenAiProvider.chatStream", {
-          captureStackTrace: false,
-          attributes: { "switchyard.provider": name, "gen_ai.system": "openai", "gen_ai.request.model": req.model }
-        })
       )
 
-    const chatStream = (req: ChatRequest): Stream.Stream<ChatChunk, ProviderError> =>
-      Stream.unwrapScoped(openStream(req))
+    /**
+     * Sends the request; the timeout runs until the first chunk. After `data: [DONE]` the rest of
+     * the body is discarded as it arrives (at most `drainAfterDoneMillis`), so the connection can
+     * be reused. Everything lives in the caller's Scope.
+     */
+    const openStream = (req: ChatRequest): Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope> => {
+      const request: Transport.Request = {
+        method: "POST",
+        path: "/chat/completions",
+        body: JSON.stringify(Wire.streamingRequest(req)),
+        timeoutMillis
+      }
+      return Effect.flatMap(
+        Effect.mapError(transport.open(request), transportFailure(request, true)),
+        (opened): Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError> => {
+          if (!isOk(opened.status)) {
+            return Effect.flatMap(
+              SseBody.readCapped(opened.pull, Errors.maxErrorBodyBytes),
+              (body) => statusFailure(opened.status, body, opened.headers)
+            )
+          }
+          const decode = SseBody.makeDecoder(name, redact)
+          const brokenConnection = transportFailure(request, false)
+          let done = false
+          let failure: ProviderError | undefined
+          const pull: Streaming.Pull<ChatChunk, ProviderError> = Effect.suspend(() => {
+            if (failure !== undefined) return Effect.fail(Option.some(failure))
+            if (done) return end
+            return Effect.matchEffect(opened.pull, {
+              onFailure: Option.match({
+                onNone: () => end,
+                onSome: (error) => Effect.fail(Option.some(brokenConnection(error)))
+              }),
+              onSuccess: (texts) => {
+                const chunks: Array<ChatChunk> = []
+                for (const text of texts) {
+                  const decoded = decode(text)
+                  for (const chunk of decoded.chunks) chunks.push(chunk)
+                  if (decoded.done) {
+                    done = true
+                    failure = decoded.failure
+                    opened.finish(SseBody.drainAfterDoneMillis)
+                    break
+                  }
+                }
+                if (chunks.length === 0) return pull
+                opened.disarm()
+                return Effect.succeed(Chunk.unsafeFromArray(chunks))
+              }
+            })
+          })
+          return Effect.succeed(pull)
+        }
+      )
+    }
 
     const listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =
       options.models !== undefined && options.models.length > 0
         ? Effect.succeed(Wire.configuredModels(name, options.models))
-        : exchange(HttpClientRequest.get("/models"), (text) => Wire.parseModelList(name, text, redact))
+        : exchange(
+          { method: "GET", path: "/models", timeoutMillis },
+          (text) => Wire.parseModelList(name, text, redact)
+        )
 
     return {
       name,
       kind: "openai",
       serves: Provider.modelMatcher(patterns),
       chat,
-      chatStream,
+      chatStream: Provider.streamFromOpen(openStream),
+      openStream,
       listModels
     } satisfies Provider.Provider
   })
@@ -184,7 +194,5 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
  *
  * @since 0.1.0 @category Layers
  */
-export const layer = (
-  options: Options
-): Layer.Layer<never, never, ProviderRegistry.ProviderRegistry | HttpClient.HttpClient> =>
+export const layer = (options: Options): Layer.Layer<never, never, ProviderRegistry.ProviderRegistry> =>
   ProviderRegistry.register(make(options))

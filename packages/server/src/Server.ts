@@ -4,9 +4,8 @@
  *
  * @since 0.1.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Gateway from "@switchyard/core/Gateway"
 import type * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
@@ -19,9 +18,7 @@ import { createServer, type Server } from "node:http"
 import type { ProviderConfig, ServerSettings } from "./Config.js"
 
 /** @since 0.1.0 @category Layers */
-export const providerLayer = (
-  p: ProviderConfig
-): Layer.Layer<never, never, ProviderRegistry.ProviderRegistry | HttpClient.HttpClient> => {
+export const providerLayer = (p: ProviderConfig): Layer.Layer<never, never, ProviderRegistry.ProviderRegistry> => {
   switch (p.type) {
     case "openai":
       return OpenAiProvider.layer({
@@ -41,12 +38,11 @@ export const providerLayer = (
   }
 }
 
-/** The gateway with the configured providers, over a keep-alive undici pool. @since 0.1.0 @category Layers */
+/** The gateway with the configured providers. @since 0.1.0 @category Layers */
 export const gatewayLayer = (settings: ServerSettings): Layer.Layer<Gateway.Gateway> =>
   Gateway.layer(settings.routing).pipe(
     Layer.provide(Layer.mergeAll(Layer.empty, ...settings.providers.map(providerLayer))),
-    Layer.provide(Gateway.defaults),
-    Layer.provide(NodeHttpClient.layerUndici)
+    Layer.provide(Gateway.defaults)
   )
 
 /**
@@ -67,16 +63,26 @@ const drainOnShutdown = (server: Server, deadlineMillis: number) =>
     })
   ))
 
-/** Serves the HTTP API on `settings.host:settings.port`. @since 0.1.0 @category Layers */
+/**
+ * Serves the HTTP API on `settings.host:settings.port`. Tracing is off: no exporter is
+ * configurable yet, and spans nobody exports cost CPU on every request (the platform's server
+ * span, with its header and URL attributes, included).
+ *
+ * @since 0.1.0 @category Layers
+ */
 export const layer = (settings: ServerSettings) => {
   const server = createServer()
   return HttpServer.serve(HttpApi.make({ maxBodyBytes: settings.maxBodyBytes })).pipe(
+    HttpMiddleware.withTracerDisabledWhen(() => true),
+    Layer.provide(Layer.setTracerEnabled(false)),
     Layer.merge(drainOnShutdown(server, settings.shutdownTimeoutMillis)),
     Layer.tap(() =>
       Effect.logInfo(`Providers: ${settings.providers.map((p) => `${p.name} (${p.type})`).join(", ")}`)
     ),
     HttpServer.withLogAddress,
     Layer.provide(gatewayLayer(settings)),
-    Layer.provide(NodeHttpServer.layer(() => server, { port: settings.port, host: settings.host }))
+    // The server alone, not `layer`'s file system, path and platform services: the API serves
+    // no files, and every service in the request's Context is copied per request.
+    Layer.provide(NodeHttpServer.layerServer(() => server, { port: settings.port, host: settings.host }))
   )
 }

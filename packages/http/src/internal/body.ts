@@ -1,5 +1,4 @@
 /** @internal */
-import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { InvalidRequest } from "@switchyard/core/GatewayError"
 import type * as Chunk from "effect/Chunk"
@@ -25,9 +24,10 @@ const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Array => 
 }
 
 /**
- * A body without `content-length` (chunked): read with a running byte count. The pull lives in
- * the request's Scope, so when the limit is crossed the platform's finalizer (which destroys an
- * unfinished Node request, and with it the socket) runs only after the 413 has been written.
+ * Any other request (a web `Request`, a test double): read through the platform's Stream with a
+ * running byte count. The pull lives in the request's Scope, so when the limit is crossed the
+ * platform's finalizer (which may destroy an unfinished request) runs only after the 413 has
+ * been written.
  */
 const readCounted = (
   request: HttpServerRequest.HttpServerRequest,
@@ -53,11 +53,56 @@ const readCounted = (
     return loop
   })
 
+/** The parts of a Node `IncomingMessage` the fast reader uses. */
+interface NodeSource {
+  readonly on: (event: string, listener: (arg: never) => void) => unknown
+  readonly off: (event: string, listener: (arg: never) => void) => unknown
+  readonly readableEnded: boolean
+}
+
+const isNodeSource = (source: unknown): source is NodeSource =>
+  typeof source === "object" && source !== null && "readableEnded" in source &&
+  typeof (source as NodeSource).on === "function" && typeof (source as NodeSource).off === "function"
+
+/**
+ * Reads a Node request body in one fiber suspension, straight from its events (the platform's
+ * reader runs a fiber of its own and a Stream per body). Bytes are counted as they arrive.
+ */
+const readNode = (source: NodeSource, maxBytes: number) =>
+  Effect.async<string, RequestTooLarge | InvalidRequest>((resume) => {
+    const parts: Array<Buffer> = []
+    let total = 0
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      total += chunk.length
+      if (total > maxBytes) {
+        cleanup()
+        return resume(Effect.fail(new RequestTooLarge({ limit: maxBytes })))
+      }
+      parts.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(Buffer.concat(parts, total).toString("utf8")))
+    }
+    const onError = () => {
+      cleanup()
+      resume(Effect.fail(unreadable()))
+    }
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onError)
+    return Effect.sync(cleanup)
+  })
+
 /**
  * Reads the body as text, at most `maxBytes` of it. A declared `content-length` over the limit
- * fails at once, before any byte is read. Otherwise the declared length bounds what Node will
- * deliver, so the platform's reader runs without its own limit: its `MaxBodySize` destroys the
- * socket when crossed, and the client would never see the 413.
+ * fails at once, before any byte is read. A body that crosses the limit fails as soon as it does;
+ * the 413 is written before the rest of the body is dealt with (Node discards it).
  *
  * @internal
  */
@@ -66,13 +111,12 @@ export const readText = (
   maxBytes: number
 ): Effect.Effect<string, RequestTooLarge | InvalidRequest, Scope.Scope> => {
   const declared = request.headers["content-length"]
-  if (declared === undefined) return readCounted(request, maxBytes)
-  const length = Number(declared)
-  if (!(length <= maxBytes)) return Effect.fail(new RequestTooLarge({ limit: maxBytes }))
-  return request.text.pipe(
-    HttpIncomingMessage.withMaxBodySize(Option.none()),
-    Effect.mapError(unreadable)
-  )
+  if (declared !== undefined && !(Number(declared) <= maxBytes)) {
+    return Effect.fail(new RequestTooLarge({ limit: maxBytes }))
+  }
+  const source: unknown = request.source
+  if (isNodeSource(source) && !source.readableEnded) return readNode(source, maxBytes)
+  return readCounted(request, maxBytes)
 }
 
 /**

@@ -4,7 +4,6 @@
  *
  * @internal
  */
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import {
   ProviderOutputError,
   ProviderStatusError,
@@ -72,22 +71,27 @@ export const fromErrorBody = (body: string): UpstreamError => {
   return message === undefined ? {} : { message }
 }
 
+/** Response headers, lower-case names; repeated ones as arrays. @internal */
+export type Headers = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+const header = (headers: Headers, name: string): string | undefined => {
+  const value = headers[name]
+  return typeof value === "string" ? value : value?.[0]
+}
+
 /**
  * How long the upstream asks to wait: `retry-after-ms` (OpenAI's), else `retry-after` in
  * seconds or as an HTTP date (relative to `now`).
  *
  * @internal
  */
-export const retryAfterMillis = (
-  headers: Readonly<Record<string, string | undefined>>,
-  now: number
-): number | undefined => {
-  const ms = headers["retry-after-ms"]
+export const retryAfterMillis = (headers: Headers, now: number): number | undefined => {
+  const ms = header(headers, "retry-after-ms")
   if (ms !== undefined && ms.trim() !== "") {
     const n = Number(ms)
     if (Number.isFinite(n) && n >= 0) return n
   }
-  const after = headers["retry-after"]
+  const after = header(headers, "retry-after")
   if (after === undefined || after.trim() === "") return undefined
   const seconds = Number(after)
   if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined
@@ -130,7 +134,7 @@ export const statusError = (
   provider: string,
   status: number,
   body: string,
-  headers: Readonly<Record<string, string | undefined>>,
+  headers: Headers,
   now: number,
   redact: Redactor
 ): ProviderStatusError => {
@@ -157,31 +161,27 @@ export const outputError = (provider: string, detail: string, redact: Redactor):
 export const timeout = (provider: string, afterMillis: number): ProviderTimeout =>
   new ProviderTimeout({ provider, afterMillis })
 
-const causeText = (cause: unknown): string | undefined => {
-  if (!(cause instanceof Error)) return typeof cause === "string" ? cause : undefined
+const causeText = (cause: Error): string => {
   const inner: unknown = (cause as { cause?: unknown }).cause
   const innerText = inner instanceof Error ? inner.message : undefined
   return innerText === undefined || innerText === cause.message ? cause.message : `${cause.message}: ${innerText}`
 }
 
 /**
- * A transport failure: the request could not be sent, or the connection broke while the answer
- * was read. The platform error itself is not kept (it holds the request, headers included);
- * only its underlying cause (the socket / fetch error) is.
+ * A transport failure: the request could not be sent (`sending`), or the connection broke while
+ * the answer was read. Only the underlying socket error is kept, never the request (it holds
+ * the headers).
  *
  * @internal
  */
 export const unreachable = (
   provider: string,
-  error: HttpClientError.HttpClientError,
+  request: { readonly method: string; readonly url: string },
+  cause: Error,
+  sending: boolean,
   redact: Redactor
 ): ProviderUnreachable => {
-  const what = error._tag === "RequestError"
-    ? error.reason === "Transport" ? "the request failed" : `the request could not be built (${error.reason})`
-    : "the connection broke while reading the answer"
-  const why = causeText(error.cause)
-  const detail = redact(`${what} (${error.request.method} ${error.request.url})${why === undefined ? "" : `: ${why}`}`)
-  return error.cause === undefined
-    ? new ProviderUnreachable({ provider, detail })
-    : new ProviderUnreachable({ provider, detail, cause: error.cause })
+  const what = sending ? "the request failed" : "the connection broke while reading the answer"
+  const detail = redact(`${what} (${request.method} ${request.url}): ${causeText(cause)}`)
+  return new ProviderUnreachable({ provider, detail, cause })
 }

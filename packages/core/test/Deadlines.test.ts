@@ -1,0 +1,53 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
+import * as Deadlines from "../src/Deadlines.js"
+
+describe("Deadlines", () => {
+  it.scoped("a deadline fires once its time has passed on the Clock, not before", () =>
+    Effect.gen(function*() {
+      const deadlines = yield* Deadlines.make
+      const fired: Array<string> = []
+      deadlines.after(10 * 60_000, () => fired.push("10 min"))
+      deadlines.after(1000, () => fired.push("1 s"))
+      yield* TestClock.adjust("999 millis")
+      assert.deepStrictEqual(fired, [])
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(fired, ["1 s"])
+      yield* TestClock.adjust("9 minutes")
+      assert.deepStrictEqual(fired, ["1 s"])
+      yield* TestClock.adjust("59 seconds")
+      assert.deepStrictEqual(fired, ["1 s", "10 min"])
+    }))
+
+  it.scoped("a cancelled deadline never fires; a later one still does", () =>
+    Effect.gen(function*() {
+      const deadlines = yield* Deadlines.make
+      const fired: Array<number> = []
+      const cancel = deadlines.after(100, () => fired.push(100))
+      deadlines.after(200, () => fired.push(200))
+      cancel()
+      cancel()
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(fired, [200])
+    }))
+
+  it.scoped("an earlier deadline added while the sleeper waits for a later one wakes it in time", () =>
+    Effect.gen(function*() {
+      const deadlines = yield* Deadlines.make
+      const fired: Array<string> = []
+      deadlines.after(60_000, () => fired.push("late"))
+      yield* TestClock.adjust("10 seconds")
+      deadlines.after(5_000, () => fired.push("early"))
+      yield* TestClock.adjust("5 seconds")
+      assert.deepStrictEqual(fired, ["early"])
+    }))
+
+  it.effect("pending deadlines are dropped when the Scope closes", () =>
+    Effect.gen(function*() {
+      const fired: Array<number> = []
+      yield* Effect.scoped(Effect.map(Deadlines.make, (d) => d.after(100, () => fired.push(1))))
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(fired, [])
+    }))
+})

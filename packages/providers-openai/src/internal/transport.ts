@@ -1,0 +1,261 @@
+/**
+ * HTTP to one upstream over an undici `Pool` (keep-alive), through undici's dispatch API with a
+ * handler object: no Promise, no Node stream and no AbortController per request, and one fiber
+ * suspension per JSON exchange (the request is sent and the whole answer collected before the
+ * fiber resumes). Interrupting the Effect aborts the request.
+ *
+ * @internal
+ */
+import type * as Deadlines from "@switchyard/core/Deadlines"
+import type * as Streaming from "@switchyard/core/Streaming"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import { StringDecoder } from "node:string_decoder"
+import { type Dispatcher, Pool } from "undici"
+
+/** Response headers as undici gives them (lower-case names). @internal */
+export type ResponseHeaders = Readonly<Record<string, string | Array<string> | undefined>>
+
+/** Why a request failed below HTTP: it could not be sent, the connection broke, or it ran out of time. @internal */
+export class TransportError {
+  readonly _tag = "TransportError"
+  constructor(
+    readonly cause: Error,
+    readonly timedOut: boolean
+  ) {}
+}
+
+/** A whole answer. `body` holds at most `maxBytes` of it when the status is not 2xx. @internal */
+export interface Answer {
+  readonly status: number
+  readonly headers: ResponseHeaders
+  readonly body: string
+}
+
+/** An answer whose body is still arriving. @internal */
+export interface Opened {
+  readonly status: number
+  readonly headers: ResponseHeaders
+  /** The body's next text, everything that arrived since the last pull; ends with `None`. */
+  readonly pull: Streaming.Pull<string, TransportError>
+  /** Stops the timeout: the caller has what it was waiting for. */
+  readonly disarm: () => void
+  /**
+   * The caller has read what it needs: the rest of the body is discarded as it arrives, so the
+   * connection can be reused, and the request is aborted if the body has not ended within
+   * `graceMillis`.
+   */
+  readonly finish: (graceMillis: number) => void
+}
+
+/** @internal */
+export interface Request {
+  readonly method: "GET" | "POST"
+  /** Appended to the base URL's path. */
+  readonly path: string
+  readonly body?: string | undefined
+  readonly timeoutMillis: number
+}
+
+/** @internal */
+export interface Transport {
+  readonly url: (path: string) => string
+  /** Sends the request and collects the answer; a non-2xx body is kept up to `maxErrorBytes`. */
+  readonly exchange: (request: Request, maxErrorBytes: number) => Effect.Effect<Answer, TransportError>
+  /**
+   * Sends the request and resolves with the status and headers; the body is read through the
+   * pull. The timeout runs until `disarm`; closing the Scope aborts an unfinished request.
+   */
+  readonly open: (request: Request) => Effect.Effect<Opened, TransportError, Scope.Scope>
+}
+
+const timedOut = new Error("timed out")
+const interrupted = new Error("interrupted")
+/** Above this much unread body, the upstream is paused until the reader catches up. */
+const highWaterMark = 64 * 1024
+
+const toError = (u: unknown): Error => (u instanceof Error ? u : new Error(String(u)))
+
+/**
+ * A transport to the origin of `baseUrl`, its pool closed with the Scope.
+ *
+ * @internal
+ */
+export const make = (
+  baseUrl: string,
+  headers: Readonly<Record<string, string>>,
+  deadlines: Deadlines.Deadlines
+): Effect.Effect<Transport, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => new Pool(new URL(baseUrl).origin, { headersTimeout: 0, keepAliveTimeout: 30_000 })),
+      (pool) => Effect.promise(() => pool.destroy())
+    ),
+    (pool): Transport => {
+      const base = new URL(baseUrl)
+      const basePath = base.pathname.replace(/\/+$/, "")
+      const url = (path: string) => `${base.origin}${basePath}${path}`
+      const dispatchOptions = (request: Request): Dispatcher.DispatchOptions => ({
+        method: request.method,
+        path: basePath + request.path,
+        headers,
+        body: request.body ?? null
+      })
+
+      const exchange = (request: Request, maxErrorBytes: number) =>
+        Effect.async<Answer, TransportError>((resume) => {
+          let controller: Dispatcher.DispatchController | undefined
+          let abortReason: Error | undefined
+          let status = 0
+          let responseHeaders: ResponseHeaders = {}
+          const parts: Array<Buffer> = []
+          let size = 0
+          let capped = false
+          let settled = false
+          const abort = (reason: Error) => {
+            abortReason ??= reason
+            controller?.abort(reason)
+          }
+          const settle = (exit: Effect.Effect<Answer, TransportError>) => {
+            if (settled) return
+            settled = true
+            cancelDeadline()
+            resume(exit)
+          }
+          const answer = () => Effect.succeed({ status, headers: responseHeaders, body: Buffer.concat(parts, size).toString("utf8") })
+          const cancelDeadline = deadlines.after(request.timeoutMillis, () => abort(timedOut))
+          pool.dispatch(dispatchOptions(request), {
+            onRequestStart: (c) => {
+              controller = c
+              if (abortReason !== undefined) c.abort(abortReason)
+            },
+            onResponseStart: (_, statusCode, h) => {
+              status = statusCode
+              responseHeaders = h as ResponseHeaders
+            },
+            onResponseData: (c, chunk) => {
+              if (capped) return
+              const ok = status >= 200 && status < 300
+              if (!ok && size + chunk.length >= maxErrorBytes) {
+                parts.push(chunk.subarray(0, maxErrorBytes - size))
+                size = maxErrorBytes
+                capped = true
+                // Settled first: abort reports an error to this handler at once.
+                settle(answer())
+                return c.abort(interrupted)
+              }
+              parts.push(chunk)
+              size += chunk.length
+            },
+            onResponseEnd: () => settle(answer()),
+            onResponseError: (_, error) => settle(Effect.fail(new TransportError(abortReason ?? error, abortReason === timedOut)))
+          })
+          return Effect.sync(() => {
+            settled = true
+            cancelDeadline()
+            abort(interrupted)
+          })
+        })
+
+      const open = (request: Request) =>
+        Effect.suspend(() => {
+          let controller: Dispatcher.DispatchController | undefined
+          let abortReason: Error | undefined
+          let ended = false
+          let finished = false
+          let failure: TransportError | undefined
+          const decoder = new StringDecoder("utf8")
+          let queued = ""
+          let waiting: ((effect: Effect.Effect<Chunk.Chunk<string>, Option.Option<TransportError>>) => void) | undefined
+          let cancelGrace: Deadlines.Cancel | undefined
+          const abort = (reason: Error) => {
+            abortReason ??= reason
+            controller?.abort(reason)
+          }
+          const take = (): Effect.Effect<Chunk.Chunk<string>, Option.Option<TransportError>> | undefined => {
+            if (queued.length > 0) {
+              const text = queued
+              queued = ""
+              if (controller?.paused === true) controller.resume()
+              return Effect.succeed(Chunk.of(text))
+            }
+            if (failure !== undefined) return Effect.fail(Option.some(failure))
+            if (ended) return Effect.fail(Option.none())
+            return undefined
+          }
+          const wake = () => {
+            if (waiting === undefined) return
+            const next = take()
+            if (next === undefined) return
+            const resumePull = waiting
+            waiting = undefined
+            resumePull(next)
+          }
+          const pull: Streaming.Pull<string, TransportError> = Effect.suspend(() =>
+            take() ?? Effect.async((resumePull) => {
+              waiting = resumePull
+              return Effect.sync(() => {
+                waiting = undefined
+              })
+            })
+          )
+          const finish = (graceMillis: number) => {
+            if (finished || ended) return
+            finished = true
+            queued = ""
+            // The body's end usually arrives with its last event; only a body still open once
+            // the pending I/O is handled needs a deadline.
+            setImmediate(() => {
+              if (!ended && failure === undefined) cancelGrace = deadlines.after(graceMillis, () => abort(interrupted))
+            })
+          }
+          // Whoever closes the Scope before the body ended and before `finish` gave up on it.
+          const release = Effect.sync(() => {
+            if (!ended && !finished) abort(interrupted)
+          })
+          const send = Effect.async<Opened, TransportError>((resume) => {
+            let started = false
+            const cancelDeadline = deadlines.after(request.timeoutMillis, () => abort(timedOut))
+            pool.dispatch(dispatchOptions(request), {
+              onRequestStart: (c) => {
+                controller = c
+                if (abortReason !== undefined) c.abort(abortReason)
+              },
+              onResponseStart: (_, status, headers) => {
+                started = true
+                resume(Effect.succeed({ status, headers: headers as ResponseHeaders, pull, disarm: cancelDeadline, finish }))
+              },
+              onResponseData: (c, chunk) => {
+                if (finished) return
+                queued += decoder.write(chunk)
+                if (queued.length > highWaterMark) c.pause()
+                wake()
+              },
+              onResponseEnd: () => {
+                ended = true
+                cancelDeadline()
+                cancelGrace?.()
+                if (!finished) queued += decoder.end()
+                wake()
+              },
+              onResponseError: (_, error) => {
+                cancelDeadline()
+                cancelGrace?.()
+                failure = new TransportError(abortReason ?? toError(error), abortReason === timedOut)
+                if (started) wake()
+                else resume(Effect.fail(failure))
+              }
+            })
+            return Effect.sync(() => {
+              cancelDeadline()
+              abort(interrupted)
+            })
+          })
+          return Effect.zipRight(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)), send)
+        })
+
+      return { url, exchange, open }
+    }
+  )
