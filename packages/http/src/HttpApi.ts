@@ -74,12 +74,15 @@ const decodeChat = (json: unknown): Effect.Effect<ChatRequest, InvalidRequest> =
   return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(HttpErrors.fromParseError(decoded.left))
 }
 
+/** The body as a string, which Node encodes while writing it, with its length in bytes. */
+const json = (body: unknown, headers: Record<string, string>) => {
+  const text = JSON.stringify(body)
+  return HttpServerResponse.raw(text, { contentType: "application/json", contentLength: Buffer.byteLength(text), headers })
+}
+
 const chatJson = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
   Effect.map(gateway.chat(req, ctx), (result) =>
-    HttpServerResponse.text(JSON.stringify(result.response), {
-      contentType: "application/json",
-      headers: { "x-request-id": ctx.requestId, "x-switchyard-provider": result.provider }
-    }))
+    json(result.response, { "x-request-id": ctx.requestId, "x-switchyard-provider": result.provider }))
 
 /**
  * `chatStream` has waited for the first chunk, so a failure before it fails here and gets a
@@ -114,11 +117,11 @@ const chatCompletions = (maxBodyBytes: number) =>
 const models = handler((_, ctx) =>
   Effect.flatMap(Gateway.Gateway, (gateway) =>
     Effect.map(gateway.models, (data) =>
-      HttpServerResponse.unsafeJson({ object: "list", data }, { headers: { "x-request-id": ctx.requestId } })))
+      json({ object: "list", data }, { "x-request-id": ctx.requestId })))
 )
 
 const health = handler((_, ctx) =>
-  Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }, { headers: { "x-request-id": ctx.requestId } }))
+  Effect.succeed(json({ status: "ok" }, { "x-request-id": ctx.requestId }))
 )
 
 /** One route of the API. @since 0.1.0 @category Models */

@@ -57,7 +57,10 @@ const readCounted = (
 interface NodeSource {
   readonly on: (event: string, listener: (arg: never) => void) => unknown
   readonly off: (event: string, listener: (arg: never) => void) => unknown
+  readonly read: () => Buffer | null
   readonly readableEnded: boolean
+  readonly readableFlowing: boolean | null
+  readonly readableLength: number
 }
 
 const isNodeSource = (source: unknown): source is NodeSource =>
@@ -65,14 +68,20 @@ const isNodeSource = (source: unknown): source is NodeSource =>
   typeof (source as NodeSource).on === "function" && typeof (source as NodeSource).off === "function"
 
 /**
- * Reads a Node request body in one fiber suspension, straight from its events (the platform's
- * reader runs a fiber of its own and a Stream per body). Bytes are counted as they arrive.
+ * Reads a Node request body in one fiber suspension (the platform's reader runs a fiber of its
+ * own and a Stream per body). The handler runs when the headers are parsed; a small body has
+ * usually arrived in the same packet, and by the next microtask Node has buffered all of it
+ * (`declared` bytes): then it is taken with one `read()`, without the stream's flowing mode.
+ * Otherwise the bytes are counted as they arrive.
  */
-const readNode = (source: NodeSource, maxBytes: number) =>
+const readNode = (source: NodeSource, declared: number | undefined, maxBytes: number) =>
   Effect.async<string, RequestTooLarge | InvalidRequest>((resume) => {
     const parts: Array<Buffer> = []
     let total = 0
+    let listening = false
     const cleanup = () => {
+      if (!listening) return
+      listening = false
       source.off("data", onData)
       source.off("end", onEnd)
       source.off("error", onError)
@@ -93,10 +102,21 @@ const readNode = (source: NodeSource, maxBytes: number) =>
       cleanup()
       resume(Effect.fail(unreadable()))
     }
-    source.on("data", onData)
-    source.on("end", onEnd)
-    source.on("error", onError)
-    return Effect.sync(cleanup)
+    let cancelled = false
+    queueMicrotask(() => {
+      if (cancelled) return
+      if (declared !== undefined && source.readableLength === declared && source.readableFlowing === null) {
+        return resume(Effect.succeed(declared === 0 ? "" : source.read()!.toString("utf8")))
+      }
+      listening = true
+      source.on("data", onData)
+      source.on("end", onEnd)
+      source.on("error", onError)
+    })
+    return Effect.sync(() => {
+      cancelled = true
+      cleanup()
+    })
   })
 
 /**
@@ -110,13 +130,12 @@ export const readText = (
   request: HttpServerRequest.HttpServerRequest,
   maxBytes: number
 ): Effect.Effect<string, RequestTooLarge | InvalidRequest, Scope.Scope> => {
-  const declared = request.headers["content-length"]
-  if (declared !== undefined && !(Number(declared) <= maxBytes)) {
-    return Effect.fail(new RequestTooLarge({ limit: maxBytes }))
-  }
+  const header = request.headers["content-length"]
+  const declared = header === undefined ? undefined : Number(header)
+  if (declared !== undefined && !(declared <= maxBytes)) return Effect.fail(new RequestTooLarge({ limit: maxBytes }))
   const source: unknown = request.source
-  if (isNodeSource(source) && !source.readableEnded) return readNode(source, maxBytes)
-  return readCounted(request, maxBytes)
+  if (!isNodeSource(source) || source.readableEnded) return readCounted(request, maxBytes)
+  return readNode(source, declared, maxBytes)
 }
 
 /**
