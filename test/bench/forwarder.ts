@@ -4,7 +4,7 @@
  * to the upstream through an undici `Pool` (keep-alive) and the answer (JSON or SSE) written
  * straight into the client's response by `Pool.stream`, chunk by chunk as it arrives.
  *
- *   node --import tsx test/bench/forwarder.ts --upstream http://127.0.0.1:9000 [--port N]
+ *   node forwarder.mjs --upstream http://127.0.0.1:9000 [--port N]    (run.ts bundles it: build.ts)
  *
  * Prints `Listening on http://127.0.0.1:PORT` once it listens. SIGINT and SIGTERM close it.
  * It is a measuring stick, not a product: no auth, no retries, no routing.

@@ -1,10 +1,11 @@
 /**
  * The load: autocannon, in this process, with latencies recorded at full resolution (its own
- * histogram keeps whole milliseconds, too coarse for sub-millisecond overheads), and a
- * one-off correctness check of a target before it is measured.
+ * histogram keeps whole milliseconds, too coarse for sub-millisecond overheads); the time to
+ * the first byte of a stream, one request at a time; and a one-off correctness check of a
+ * target before it is measured.
  */
 import autocannon from "autocannon"
-import { request } from "undici"
+import { Client, request } from "undici"
 
 export type Mode = "json" | "stream"
 
@@ -31,9 +32,18 @@ export interface Measurement {
 }
 
 let current: autocannon.Instance | undefined
+let stopped = false
 
-/** Stops the load in progress, if any (for SIGINT). */
-export const stopLoad = (): void => current?.stop()
+/** Stops the load in progress, if any, and any later one (for SIGINT). */
+export const stopLoad = (): void => {
+  stopped = true
+  current?.stop()
+}
+
+/** Whether `stopLoad` was called: longer measurements check it to end early. */
+export const loadStopped = (): boolean => stopped
+
+export const requestHeaders = { "content-type": "application/json", authorization: "Bearer bench" } as const
 
 const percentile = (sorted: Float64Array, p: number): number => {
   if (sorted.length === 0) return Number.NaN
@@ -51,7 +61,7 @@ export const measure = (url: string, mode: Mode, connections: number, seconds: n
       {
         url,
         method: "POST",
-        headers: { "content-type": "application/json", authorization: "Bearer bench" },
+        headers: requestHeaders,
         body: chatBody(mode),
         connections,
         pipelining: 1,
@@ -86,6 +96,51 @@ export const measure = (url: string, mode: Mode, connections: number, seconds: n
     })
   })
 
+export interface FirstByte {
+  /** ms from sending the request to the first byte of the body. */
+  readonly p50: number
+  readonly ok: number
+  /** Failed requests, non-200 answers and empty bodies. */
+  readonly errors: number
+}
+
+/**
+ * Streaming requests one after another over one keep-alive connection for `seconds`, each
+ * timed from sending it to the first byte of its body, and read to the end.
+ */
+export const timeToFirstByte = async (url: string, seconds: number): Promise<FirstByte> => {
+  const target = new URL(url)
+  const client = new Client(target.origin, { pipelining: 1, keepAliveTimeout: 30_000 })
+  const body = chatBody("stream")
+  const samples: Array<number> = []
+  let errors = 0
+  const until = performance.now() + seconds * 1000
+  try {
+    while (performance.now() < until && !loadStopped()) {
+      const sent = performance.now()
+      try {
+        const res = await client.request({ method: "POST", path: target.pathname, headers: requestHeaders, body })
+        const firstByte = await new Promise<number | undefined>((resolve, reject) => {
+          let at: number | undefined
+          res.body.on("data", () => {
+            at ??= performance.now()
+          })
+          res.body.once("end", () => resolve(at))
+          res.body.once("error", reject)
+        })
+        if (res.statusCode === 200 && firstByte !== undefined) samples.push(firstByte - sent)
+        else errors++
+      } catch {
+        errors++
+      }
+    }
+  } finally {
+    await client.close()
+  }
+  const sorted = Float64Array.from(samples).sort()
+  return { p50: percentile(sorted, 50), ok: samples.length, errors }
+}
+
 /**
  * One request of each kind, checked in full: a 200 whose JSON has `choices`; a 200
  * `text/event-stream` of `data:` events with `choices` that ends with `data: [DONE]`.
@@ -94,7 +149,7 @@ export const measure = (url: string, mode: Mode, connections: number, seconds: n
 export const verify = async (name: string, url: string, mode: Mode): Promise<void> => {
   const res = await request(url, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: "Bearer bench" },
+    headers: requestHeaders,
     body: chatBody(mode),
     headersTimeout: 10_000,
     bodyTimeout: 10_000

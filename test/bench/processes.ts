@@ -131,11 +131,26 @@ process.on("exit", () => {
   }
 })
 
-/** Peak resident set size (VmHWM) in MiB, or `undefined` when /proc does not tell. */
-export const peakRssMiB = (pid: number): number | undefined => {
+const statusMiB = (pid: number, field: "VmHWM" | "VmRSS"): number | undefined => {
   try {
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))
     return m === null ? undefined : Number(m[1]) / 1024
+  } catch {
+    return undefined
+  }
+}
+
+/** Peak resident set size (VmHWM) in MiB, or `undefined` when /proc does not tell. */
+export const peakRssMiB = (pid: number): number | undefined => statusMiB(pid, "VmHWM")
+
+/** Resident set size now (VmRSS) in MiB, or `undefined` when /proc does not tell. */
+export const rssMiB = (pid: number): number | undefined => statusMiB(pid, "VmRSS")
+
+/** The soft limit on open files of a process (`ulimit -n`), or `undefined` when /proc does not tell. */
+export const openFilesLimit = (pid: number | "self"): number | undefined => {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"))
+    return m === null ? undefined : m[1] === "unlimited" ? Number.POSITIVE_INFINITY : Number(m[1])
   } catch {
     return undefined
   }

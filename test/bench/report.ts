@@ -1,10 +1,17 @@
 /**
- * The benchmark's report: one markdown table (target x mode), the machine and the parameters.
+ * The benchmark's report: the issue-3 targets checked, then one markdown table per part (load
+ * target x mode, pipeline stages, 60 ms latency sweep, slow streams), the machine and the
+ * parameters.
  */
 import type { Mode } from "./load.js"
+import type { SlowStreams } from "./slow.js"
+
+export const allParts = ["load", "stages", "sweep", "slow"] as const
+export type Part = typeof allParts[number]
 
 export interface Parameters {
   readonly quick: boolean
+  readonly parts: ReadonlyArray<Part>
   readonly connections: number
   readonly duration: number
   readonly warmup: number
@@ -12,6 +19,21 @@ export interface Parameters {
   readonly unloadedDuration: number
   readonly settle: number
   readonly chunks: number
+  /** Node flags of the Switchyard process (and of the stage benchmark). */
+  readonly switchyardNodeFlags: ReadonlyArray<string>
+  readonly sweep: {
+    readonly latencyMs: number
+    readonly connections: ReadonlyArray<number>
+    readonly warmup: number
+    readonly duration: number
+  }
+  readonly slow: {
+    readonly streams: number
+    readonly holdSeconds: number
+    readonly chunkDelayMs: number
+    readonly chunks: number
+    readonly receivingWindowMs: number
+  }
   /** Why nothing is pinned, when it is not. */
   readonly pinning: string | undefined
 }
@@ -24,6 +46,8 @@ export interface Cell {
   readonly p50: number
   readonly p99: number
   readonly unloadedP50: number
+  /** Streams only: request sent to first body byte, one connection. */
+  readonly firstByteP50: number | undefined
   /** CPU time of the measured process (the proxy; the upstream for direct) per request. */
   readonly cpuMicrosPerRequest: number
   /** That CPU time over the wall time: 1.0 is one core saturated. */
@@ -33,6 +57,40 @@ export interface Cell {
   readonly non2xx: number
   readonly errors: number
   readonly runsRequestsPerSecond: ReadonlyArray<number>
+}
+
+export interface StageRow {
+  readonly stage: string
+  /** CPU µs per request. */
+  readonly json: number
+  readonly stream: number
+}
+
+export interface Stages {
+  /** The first row is the baseline. */
+  readonly rows: ReadonlyArray<StageRow>
+  readonly rounds: number
+  readonly inFlight: number
+  /** Handled by the counting hook, and dropped because its queue was full. */
+  readonly hookEvents: number
+  readonly hookEventsDropped: number
+}
+
+export interface SweepCell {
+  readonly target: string
+  readonly connections: number
+  readonly requestsPerSecond: number
+  readonly p50: number
+  readonly p99: number
+  readonly cpuShare: number
+  readonly non2xx: number
+  readonly errors: number
+}
+
+export interface SlowCell extends SlowStreams {
+  readonly target: string
+  /** The proxy's own open-file limit. */
+  readonly openFilesLimit: number | undefined
 }
 
 export interface Summary {
@@ -46,15 +104,137 @@ export interface Summary {
     readonly commit: string
   }
   readonly startedAt: Date
+  readonly minutes: number
   readonly cells: ReadonlyArray<Cell>
   readonly modes: ReadonlyArray<Mode>
+  readonly stages: Stages | undefined
+  readonly sweep: ReadonlyArray<SweepCell>
+  readonly slow: ReadonlyArray<SlowCell>
 }
 
 const num = (x: number | undefined, digits: number): string => (x !== undefined && Number.isFinite(x) ? x.toFixed(digits) : "n/a")
 const signed = (x: number | undefined, digits: number): string =>
   x !== undefined && Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${x.toFixed(digits)}` : "n/a"
+const minus = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined || b === undefined ? undefined : a - b
 
-export const render = ({ cells, machine, modes, params, startedAt }: Summary): string => {
+const table = (header: ReadonlyArray<string>, textColumns: number, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map((_, i) => (i < textColumns ? "---" : "---:")).join(" | ")} |`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`)
+  ].join("\n")
+
+/** Minimum slow-stream resources: two sockets per stream in the proxy, plus headroom. */
+export const openFilesNeeded = (streams: number): number => 2 * streams + 100
+
+/** Also printed by `stages.ts` on its own. */
+export const renderStages = ({ rows }: Stages): string => {
+  const base = rows[0]
+  return table(
+    ["stage", "µs/req json", "µs/req stream", "delta vs baseline (json / stream)"],
+    1,
+    rows.map((r) => [
+      r.stage,
+      num(r.json, 1),
+      num(r.stream, 1),
+      r === base ? "" : `${signed(minus(r.json, base?.json), 1)} / ${signed(minus(r.stream, base?.stream), 1)}`
+    ])
+  )
+}
+
+interface Check {
+  readonly target: string
+  readonly measured: string
+  /** `undefined`: not measured in this run. */
+  readonly met: boolean | undefined
+  readonly why?: string
+}
+
+const checks = ({ cells, params, slow }: Summary): ReadonlyArray<Check> => {
+  const find = (target: string, mode: Mode) => cells.find((c) => c.target === target && c.mode === mode)
+  const ratio = (mode: Mode): number | undefined => {
+    const s = find("switchyard", mode)
+    const f = find("forwarder", mode)
+    return s === undefined || f === undefined ? undefined : s.requestsPerSecond / f.requestsPerSecond
+  }
+  const atMost = (target: string, value: number | undefined, limit: number, format: (x: number) => string): Check =>
+    value === undefined || !Number.isFinite(value)
+      ? { target, measured: "not measured", met: undefined }
+      : { target, measured: format(value), met: value <= limit }
+  const atLeast = (target: string, value: number | undefined, limit: number, format: (x: number) => string): Check =>
+    value === undefined || !Number.isFinite(value)
+      ? { target, measured: "not measured", met: undefined }
+      : { target, measured: format(value), met: value >= limit }
+  const ms = (x: number): string => `${signed(x, 3)} ms`
+  const mib = (x: number): string => `${x.toFixed(0)} MiB`
+  const json = find("switchyard", "json")
+  const stream = find("switchyard", "stream")
+  const rssUnderLoad = [json?.peakRssMiB, stream?.peakRssMiB].filter((x) => x !== undefined)
+  const held = slow.find((s) => s.target === "switchyard")
+  const slowCheck = atMost(`${params.slow.streams} concurrent slow streams: peak RSS <= 500 MiB`, held?.hwmMiB, 500, mib)
+  return [
+    atLeast("non-streaming req/s >= 0.6x the forwarder", ratio("json"), 0.6, (x) => `${x.toFixed(2)}x`),
+    atLeast(`streaming (${params.chunks}-chunk SSE) req/s >= 0.4x the forwarder`, ratio("stream"), 0.4, (x) => `${x.toFixed(2)}x`),
+    atMost("added latency unloaded, non-streaming: +p50 <= 0.35 ms", minus(json?.unloadedP50, find("direct", "json")?.unloadedP50), 0.35, ms),
+    atMost("time to first byte of a stream, unloaded: +p50 <= 0.5 ms over direct", minus(stream?.firstByteP50, find("direct", "stream")?.firstByteP50), 0.5, ms),
+    atMost(`peak RSS under the ${params.connections}-connection load <= 300 MiB`, rssUnderLoad.length === 0 ? undefined : Math.max(...rssUnderLoad), 300, mib),
+    held !== undefined && slowCheck.met === true && held.opened < held.streams
+      ? { ...slowCheck, met: false, why: `only ${held.opened} of ${held.streams} streams were answered` }
+      : slowCheck
+  ]
+}
+
+/**
+ * One line on the platform floor (`floor.ts`: @effect/platform's server answering constants):
+ * its req/s over the forwarder's, and its CPU per request beside Switchyard's, per mode.
+ */
+const floorLine = ({ cells, modes }: Summary): ReadonlyArray<string> => {
+  const find = (target: string, mode: Mode) => cells.find((c) => c.target === target && c.mode === mode)
+  const floors = modes.flatMap((m) => {
+    const c = find("platform-floor", m)
+    return c === undefined ? [] : [c]
+  })
+  if (floors.length === 0) return []
+  const ratios = floors.map((c) => {
+    const f = find("forwarder", c.mode)
+    return `${c.mode} ${f === undefined ? "n/a" : `${num(c.requestsPerSecond / f.requestsPerSecond, 2)}x`}`
+  })
+  const cpu = floors.map((c) => {
+    const s = find("switchyard", c.mode)
+    return `${c.mode} ${num(c.cpuMicrosPerRequest, 0)}${s === undefined ? "" : ` of Switchyard's ${num(s.cpuMicrosPerRequest, 0)}`}`
+  })
+  const flagged = floors.some((c) => c.non2xx + c.errors > 0)
+  return [
+    "",
+    `Platform floor (constant answers, no upstream): ${ratios.join(", ")} the forwarder's req/s (CPU µs/req: ${cpu.join(", ")}): ` +
+    "the ceiling for any gateway whose responses go through @effect/platform's server as Effect values (SSE as an Effect Stream)." +
+    (flagged ? " **It answered with errors in this run: not a result.**" : "")
+  ]
+}
+
+const renderChecks = (summary: Summary): string => {
+  const flagged = summary.cells.some((c) => c.target === "switchyard" && c.non2xx + c.errors > 0) ||
+    summary.sweep.some((c) => c.target === "switchyard" && c.non2xx + c.errors > 0)
+  return [
+    table(
+      ["issue 3 target (Switchyard)", "measured", "status"],
+      3,
+      checks(summary).map((c) => [
+        c.target,
+        c.measured,
+        c.met === undefined ? "not measured" : c.met ? "met" : `**not met**${c.why === undefined ? "" : ` (${c.why})`}`
+      ])
+    ),
+    ...floorLine(summary),
+    ...(flagged ? ["", "**Switchyard answered with errors in this run (see below): its figures are not results.**"] : [])
+  ].join("\n")
+}
+
+/** The targets of a full load part (run.ts takes them from targets.ts, which this module does not import). */
+const loadTargets = ["direct", "forwarder", "platform-floor", "switchyard"]
+
+const renderLoad = ({ cells, modes }: Summary): ReadonlyArray<string> => {
   const find = (target: string, mode: Mode) => cells.find((c) => c.target === target && c.mode === mode)
   const rows = cells.map((c) => {
     const direct = find("direct", c.mode)
@@ -67,10 +247,12 @@ export const render = ({ cells, machine, modes, params, startedAt }: Summary): s
       num(c.requestsPerSecond, 0),
       num(c.p50, 2),
       num(c.p99, 2),
-      isDirect ? "" : signed(direct === undefined ? undefined : c.p50 - direct.p50, 2),
-      isDirect ? "" : signed(direct === undefined ? undefined : c.p99 - direct.p99, 2),
+      isDirect ? "" : signed(minus(c.p50, direct?.p50), 2),
+      isDirect ? "" : signed(minus(c.p99, direct?.p99), 2),
       num(c.unloadedP50, 3),
-      isDirect ? "" : signed(direct === undefined ? undefined : c.unloadedP50 - direct.unloadedP50, 3),
+      isDirect ? "" : signed(minus(c.unloadedP50, direct?.unloadedP50), 3),
+      c.mode === "stream" ? num(c.firstByteP50, 3) : "",
+      c.mode === "stream" && !isDirect ? signed(minus(c.firstByteP50, direct?.firstByteP50), 3) : "",
       num(c.cpuMicrosPerRequest, 0),
       `${num(c.cpuShare * 100, 0)}%`,
       num(c.peakRssMiB, 0),
@@ -88,17 +270,14 @@ export const render = ({ cells, machine, modes, params, startedAt }: Summary): s
     "+p99 vs direct",
     "unloaded p50 ms",
     "+unloaded p50",
+    "TTFB p50 ms",
+    "+TTFB p50 vs direct",
     "CPU µs/req",
     "CPU use",
     "peak RSS MiB",
     "req/s vs forwarder",
     "non-2xx / errors"
   ]
-  const table = [
-    `| ${header.join(" | ")} |`,
-    `| ${header.map((_, i) => (i < 2 ? "---" : "---:")).join(" | ")} |`,
-    ...rows.map((r) => `| ${r.join(" | ")} |`)
-  ].join("\n")
   const perRun = cells
     .map((c) => `- ${c.target} ${c.mode}: ${c.runsRequestsPerSecond.map((r) => r.toFixed(0)).join(", ")}`)
     .join("\n")
@@ -111,27 +290,16 @@ export const render = ({ cells, machine, modes, params, startedAt }: Summary): s
     return d !== undefined && f !== undefined && f.requestsPerSecond >= 0.9 * d.requestsPerSecond
   })
   return [
-    `# Switchyard load benchmark${params.quick ? " (quick smoke run: not for comparison)" : ""}`,
+    "## Throughput and latency",
     "",
-    `Run ${startedAt.toISOString()} on commit ${machine.commit}.`,
-    "",
-    `- Machine: ${machine.cpu}, ${machine.cpus} CPUs; ${machine.os}; Node ${machine.node}; autocannon ${machine.autocannon}.`,
-    params.pinning === undefined
-      ? "- Placement: the proxy (forwarder or Switchyard) pinned to CPU 0; the upstream and the load generator (autocannon, inside the bench process) pinned to CPU 1."
-      : `- Placement: NOT PINNED (${params.pinning}); numbers are less comparable.`,
-    `- Load: ${params.connections} connections, ${params.warmup} s warmup then ${params.duration} s measured, ${params.runs} run(s) per cell, median shown ` +
-    `(the first run of each cell after ${params.settle} s more warmup, for the JIT); ` +
-    `unloaded: 1 connection for ${params.unloadedDuration} s after each loaded run.`,
-    `- Requests: \`POST /v1/chat/completions\` for \`gpt-4o-mini\`; json = non-streaming, stream = \`stream: true\`, the whole SSE body read. ` +
-    `Upstream: the mock (\`providers-mock\`), no latency, 16 tokens, streams of ${params.chunks} content chunks written at once.`,
-    `- Targets: direct = the load generator on the upstream itself; forwarder = bare node:http + undici Pool (\`test/bench/forwarder.ts\`), ` +
-    "the cheapest proxy on Node; switchyard = `switchyard serve` with one openai provider pointing at the upstream.",
-    "",
-    table,
+    table(header, 2, rows),
     "",
     "Latencies in ms, measured by the load generator to the last byte of the answer. `+` columns: minus direct's in the same mode. " +
+    "TTFB: one connection, streaming requests one after another, from sending the request to the first byte of the body. " +
     "CPU µs/req and CPU use: the proxy process (for direct, the upstream) during the measured run; 100% is one core. " +
-    "Peak RSS: VmHWM of that process at the end of its runs. req/s vs forwarder: 1.00x is as cheap as a proxy on Node gets.",
+    "Peak RSS: VmHWM of that process at the end of its runs. req/s vs forwarder: 1.00x is as cheap as a proxy on Node gets. " +
+    "platform-floor proxies nothing (it answers constants itself), so its `+` columns are not a proxy's added latency: its req/s vs forwarder " +
+    "and CPU µs/req are what @effect/platform's server costs per request.",
     "",
     `req/s of each run (for spread):`,
     "",
@@ -145,6 +313,116 @@ export const render = ({ cells, machine, modes, params, startedAt }: Summary): s
     ...(flagged.length === 0
       ? []
       : ["", `**Flagged**: ${flagged.map((c) => `${c.target} ${c.mode} (${c.non2xx} non-2xx, ${c.errors} errors)`).join("; ")}.`]),
-    ...(modes.length < 2 || cells.length < 6 ? ["", "(A partial run: not every target or mode was measured.)"] : [])
+    ...(modes.length < 2 || !loadTargets.every((t) => cells.some((c) => c.target === t))
+      ? ["", "(A partial run: not every target or mode was measured.)"]
+      : [])
+  ]
+}
+
+const renderStageSection = (stages: Stages): ReadonlyArray<string> => [
+  "## Pipeline stages (in process, no HTTP)",
+  "",
+  renderStages(stages),
+  "",
+  "CPU µs per `gateway.chat` (json) and per `gateway.chatStream` in `Effect.scoped`, its pull read to the end as the HTTP layer does (stream), " +
+  `${stages.inFlight} requests in flight, gateways built from \`@switchyard/core\`'s public Layers around a provider that answers at once ` +
+  "(a fixed ChatResponse; 20 content chunks and a usage chunk in one pull, through `openStream`). Every row is the baseline (no alias, no plugin, `Hooks.layerNone`, " +
+  "one provider, no targets) with one stage on, each measured in a fresh process pinned to CPU 0: after a warm-up, " +
+  `${stages.rounds} rounds of json then stream, the median shown. The last row measures the baseline again: its delta is the noise. ` +
+  `The counting hook handled ${stages.hookEvents} events and its queue dropped ${stages.hookEventsDropped}. ` +
+  "The baseline includes the Effect runtime's own cost per request."
+]
+
+const renderSweep = ({ params, sweep }: Summary): ReadonlyArray<string> => {
+  const ideal = (connections: number): number => connections / (params.sweep.latencyMs / 1000)
+  return [
+    `## Upstream with ${params.sweep.latencyMs} ms latency, non-streaming`,
+    "",
+    table(
+      ["target", "clients", "req/s", "% of ideal", "p50 ms", "p99 ms", "CPU use", "non-2xx / errors"],
+      1,
+      sweep.map((c) => [
+        c.target,
+        String(c.connections),
+        num(c.requestsPerSecond, 0),
+        `${num((c.requestsPerSecond / ideal(c.connections)) * 100, 1)}%`,
+        num(c.p50, 1),
+        num(c.p99, 1),
+        `${num(c.cpuShare * 100, 0)}%`,
+        c.non2xx + c.errors > 0 ? `**${c.non2xx} / ${c.errors} FLAGGED**` : "0 / 0"
+      ])
+    ),
+    "",
+    `A second mock upstream answers every request after ${params.sweep.latencyMs} ms (\`--latency-ms\`). Ideal: clients / ${params.sweep.latencyMs / 1000} s ` +
+    `(${params.sweep.connections.map((n) => `${n}: ${ideal(n).toFixed(0)}`).join(", ")} req/s). ` +
+    `Each target: a fresh proxy process, the levels in increasing order, each ${params.sweep.warmup} s warmup then ${params.sweep.duration} s measured. ` +
+    "CPU use: the proxy (for direct, the upstream); direct shows what the load generator itself reaches."
+  ]
+}
+
+const renderSlow = ({ params, slow }: Summary): ReadonlyArray<string> => {
+  const needed = openFilesNeeded(params.slow.streams)
+  const low = slow.filter((s) => s.openFilesLimit !== undefined && s.openFilesLimit < needed)
+  return [
+    `## ${params.slow.streams} concurrent slow streams`,
+    "",
+    table(
+      ["proxy", "answered", "failed", "ramp s", "idle RSS MiB", "peak RSS MiB (sampled)", "open at peak", "receiving at peak", "VmHWM MiB", "open-file limit"],
+      1,
+      slow.map((s) => [
+        s.target,
+        `${s.opened} / ${s.streams}`,
+        s.failed > 0 ? `**${s.failed}**` : "0",
+        num(s.rampSeconds, 1),
+        num(s.idleRssMiB, 0),
+        num(s.peakRssMiB, 0),
+        String(s.openAtPeak),
+        String(s.receivingAtPeak),
+        num(s.hwmMiB, 0),
+        s.openFilesLimit === undefined ? "n/a" : Number.isFinite(s.openFilesLimit) ? String(s.openFilesLimit) : "unlimited"
+      ])
+    ),
+    "",
+    `A fresh proxy in front of a third mock upstream that sends one chunk every ${params.slow.chunkDelayMs} ms (${params.slow.chunks} chunks); ` +
+    `${params.slow.streams} streaming requests opened at once, held ${params.slow.holdSeconds} s once all are answered, then aborted. ` +
+    `VmRSS sampled every 250 ms; "receiving": a chunk arrived in the last ${params.slow.receivingWindowMs} ms. VmHWM: the process's peak, startup included.`,
+    ...(low.length === 0 ? [] : [
+      "",
+      `**Open-file limit too low** for ${low.map((s) => s.target).join(", ")}: ${params.slow.streams} streams need about ${needed} descriptors in the proxy ` +
+      "(two sockets each); raise `ulimit -n` (the hard limit: Node raises its soft limit to it)."
+    ])
+  ]
+}
+
+export const render = (summary: Summary): string => {
+  const { machine, params, startedAt } = summary
+  return [
+    `# Switchyard load benchmark${params.quick ? " (quick smoke run: not for comparison)" : ""}`,
+    "",
+    `Run ${startedAt.toISOString()} on commit ${machine.commit}; ${summary.minutes.toFixed(1)} min.`,
+    "",
+    `- Machine: ${machine.cpu}, ${machine.cpus} CPUs; ${machine.os}; Node ${machine.node}; autocannon ${machine.autocannon}.`,
+    params.pinning === undefined
+      ? "- Placement: the proxy (forwarder, platform floor or Switchyard) and the stage benchmark pinned to CPU 0; the upstreams and the load generator (autocannon, inside the bench process) pinned to CPU 1."
+      : `- Placement: NOT PINNED (${params.pinning}); numbers are less comparable.`,
+    "- Processes: plain `node` on compiled JavaScript, no tsx: Switchyard from `packages/server/dist/switchyard.mjs` (built at start by " +
+    "`packages/server/scripts/build.mjs`); the forwarder, the platform floor, the mock upstreams and the stage benchmark bundled by esbuild the same way. " +
+    `Switchyard's Node flags: ${params.switchyardNodeFlags.length === 0 ? "none" : `\`${params.switchyardNodeFlags.join(" ")}\``}.`,
+    `- Load: ${params.connections} connections, ${params.warmup} s warmup then ${params.duration} s measured, ${params.runs} run(s) per cell, median shown ` +
+    `(the first run of each cell after ${params.settle} s more warmup, for the JIT); ` +
+    `unloaded (and TTFB, for streams): 1 connection for ${params.unloadedDuration} s after each loaded run.`,
+    `- Requests: \`POST /v1/chat/completions\` for \`gpt-4o-mini\`; json = non-streaming, stream = \`stream: true\`, the whole SSE body read. ` +
+    `Upstream: the mock (\`providers-mock\`), no latency, 16 tokens, streams of ${params.chunks} content chunks written at once.`,
+    `- Targets: direct = the load generator on the upstream itself; forwarder = bare node:http + undici Pool (\`test/bench/forwarder.ts\`), ` +
+    "the cheapest proxy on Node; platform-floor = @effect/platform's Node HTTP server composed as Switchyard's, answering the mock's answers " +
+    "as prebuilt constants without any upstream (`test/bench/floor.ts`; load part only); switchyard = `switchyard serve` with one openai provider pointing at the upstream.",
+    "",
+    "## Targets",
+    "",
+    renderChecks(summary),
+    ...(params.parts.includes("load") ? ["", ...renderLoad(summary)] : []),
+    ...(summary.stages === undefined ? [] : ["", ...renderStageSection(summary.stages)]),
+    ...(summary.sweep.length === 0 ? [] : ["", ...renderSweep(summary)]),
+    ...(summary.slow.length === 0 ? [] : ["", ...renderSlow(summary)])
   ].join("\n")
 }

@@ -1,13 +1,15 @@
 /**
- * The load benchmark: Switchyard against the upstream alone and against the cheapest proxy
- * Node can do, in one run, on one machine. See README.md beside this file.
+ * The load benchmark: Switchyard against the upstream alone, against the cheapest proxy Node
+ * can do and against @effect/platform's server answering constants (what the platform itself
+ * costs), in one run, on one machine; plus the cost of each pipeline stage, a sweep against a
+ * slow upstream and many slow streams held open. See README.md beside this file.
  *
  *   npx -y pnpm@10.34.9 bench [-- --quick] [--duration S] [--warmup S] [--connections N]
- *     [--runs N] [--unloaded-duration S] [--settle S] [--targets direct,forwarder,switchyard]
- *     [--modes json,stream] [--out FILE]
+ *     [--runs N] [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,switchyard]
+ *     [--modes json,stream] [--parts load,stages,sweep,slow] [--streams N] [--out FILE]
  *
  * Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RUNS,
- * BENCH_UNLOADED_DURATION, BENCH_SETTLE (flags win).
+ * BENCH_UNLOADED_DURATION, BENCH_SETTLE, BENCH_STREAMS (flags win).
  */
 import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -15,10 +17,12 @@ import { createRequire } from "node:module"
 import { cpus, release, tmpdir } from "node:os"
 import { dirname, join, relative, resolve } from "node:path"
 import { parseArgs } from "node:util"
-import { type Measurement, measure, type Mode, stopLoad, verify } from "./load.js"
+import { buildAll, type Bundles } from "./build.js"
+import { type FirstByte, type Measurement, measure, type Mode, stopLoad, timeToFirstByte, verify } from "./load.js"
 import {
   type Child,
   cpuSeconds,
+  openFilesLimit,
   peakRssMiB,
   pinningDisabled,
   pinSelf,
@@ -26,7 +30,27 @@ import {
   stop,
   stopAll
 } from "./processes.js"
-import { type Cell, type Parameters, render, type Summary } from "./report.js"
+import {
+  allParts,
+  type Cell,
+  openFilesNeeded,
+  type Parameters,
+  type Part,
+  render,
+  renderStages,
+  type SlowCell,
+  type Stages,
+  type Summary,
+  type SweepCell
+} from "./report.js"
+import { holdSlowStreams } from "./slow.js"
+import { allTargets, nodeEnv, type ProxyOptions, startTarget, startUpstream, type TargetName } from "./targets.js"
+
+/**
+ * Node flags of the Switchyard process (and of the in-process stage benchmark), e.g. V8 GC
+ * flags such as `--max-semi-space-size=64`. The report prints them.
+ */
+const SWITCHYARD_NODE_FLAGS: ReadonlyArray<string> = []
 
 const here = import.meta.dirname
 const repoRoot = resolve(here, "../..")
@@ -35,9 +59,12 @@ const repoRoot = resolve(here, "../..")
 // Parameters
 
 const usage = `usage: run.ts [--quick] [--duration S] [--warmup S] [--connections N] [--runs N]
-  [--unloaded-duration S] [--settle S] [--targets direct,forwarder,switchyard] [--modes json,stream] [--out FILE]
-Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RUNS, BENCH_UNLOADED_DURATION, BENCH_SETTLE
---settle: extra load before the first run of each cell, so a fresh process is past its JIT warmup`
+  [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,switchyard] [--modes json,stream]
+  [--parts load,stages,sweep,slow] [--streams N] [--out FILE]
+Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RUNS, BENCH_UNLOADED_DURATION, BENCH_SETTLE, BENCH_STREAMS
+--settle: extra load before the first run of each cell, so a fresh process is past its JIT warmup
+--streams: how many concurrent slow streams the slow part holds open (default 1000)
+platform-floor (@effect/platform's server answering constants, no upstream) is measured in the load part only`
 
 const fail = (message: string): never => {
   process.stderr.write(`${message}\n${usage}\n`)
@@ -59,6 +86,8 @@ const { values } = (() => {
         settle: { type: "string" },
         targets: { type: "string" },
         modes: { type: "string" },
+        parts: { type: "string" },
+        streams: { type: "string" },
         out: { type: "string" },
         help: { type: "boolean", short: "h" }
       }
@@ -83,8 +112,6 @@ const numberOf = (name: string, flag: string | undefined, env: string | undefine
   return n
 }
 
-const allTargets = ["direct", "forwarder", "switchyard"] as const
-type TargetName = typeof allTargets[number]
 const allModes: ReadonlyArray<Mode> = ["json", "stream"]
 
 const listOf = <A extends string>(name: string, raw: string | undefined, all: ReadonlyArray<A>): ReadonlyArray<A> => {
@@ -94,8 +121,13 @@ const listOf = <A extends string>(name: string, raw: string | undefined, all: Re
   return all.filter((a) => picked.includes(a))
 }
 
+// A slow stream must outlive the ramp and the hold: it is aborted, never finished.
+const slowRampSeconds = 5
+const slowHoldSeconds = quick ? 5 : 10
+
 const params: Parameters = {
   quick,
+  parts: listOf("parts", values.parts, allParts),
   connections: numberOf("--connections", values.connections, process.env.BENCH_CONNECTIONS, 64, 1, true),
   duration: numberOf("--duration", values.duration, process.env.BENCH_DURATION, quick ? 3 : 10, 1, true),
   warmup: numberOf("--warmup", values.warmup, process.env.BENCH_WARMUP, quick ? 1 : 2, 0, true),
@@ -103,9 +135,23 @@ const params: Parameters = {
   unloadedDuration: numberOf("--unloaded-duration", values["unloaded-duration"], process.env.BENCH_UNLOADED_DURATION, quick ? 1 : 3, 1, true),
   settle: numberOf("--settle", values.settle, process.env.BENCH_SETTLE, quick ? 1 : 5, 0, true),
   chunks: 20,
+  switchyardNodeFlags: SWITCHYARD_NODE_FLAGS,
+  sweep: { latencyMs: 60, connections: [50, 200, 500], warmup: 1, duration: quick ? 2 : 5 },
+  slow: {
+    streams: numberOf("--streams", values.streams, process.env.BENCH_STREAMS, 1000, 1, true),
+    holdSeconds: slowHoldSeconds,
+    chunkDelayMs: 1000,
+    chunks: slowRampSeconds + slowHoldSeconds + 5,
+    receivingWindowMs: 2000
+  },
   pinning: pinningDisabled
 }
 const targets = listOf("targets", values.targets, allTargets)
+/**
+ * The platform floor answers by itself, without the upstream: a sweep against a slow upstream or
+ * slow streams would not measure it, so it is in the load part only.
+ */
+const proxiedTargets = targets.filter((t) => t !== "platform-floor")
 const modes = listOf("modes", values.modes, allModes)
 // A quick smoke run does not overwrite the committed results.
 const outFile = resolve(values.out ?? join(here, "results", quick ? "quick.md" : "latest.md"))
@@ -127,75 +173,10 @@ const checkInterrupted = (): void => {
   if (interrupted) throw new Error("interrupted")
 }
 
+const began = performance.now()
 const log = (line: string): void => {
-  process.stderr.write(`${line}\n`)
+  process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(0).padStart(3)} s] ${line}\n`)
 }
-
-// ---------------------------------------------------------------------------------------------
-// The processes
-
-const nodeEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env }
-  // Nothing from the caller's environment may add providers or change the config.
-  for (const k of ["OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GATEWAY_CONFIG", "PORT", "NODE_OPTIONS"]) delete env[k]
-  return env
-}
-
-const startUpstream = async () => {
-  const { child, match } = await spawnNode({
-    name: "upstream",
-    cpu: 1,
-    cwd: repoRoot,
-    env: nodeEnv(),
-    args: ["--import", "tsx", "packages/providers-mock/src/bin.ts", "--host", "127.0.0.1", "--port", "0", "--chunks", String(params.chunks)],
-    ready: /^(http:\/\/\S+)\s*$/m,
-    timeoutMs: 30_000
-  })
-  return { child, baseUrl: match } // e.g. http://127.0.0.1:41234/v1
-}
-
-const startForwarder = async (upstreamBaseUrl: string): Promise<{ child: Child; url: string }> => {
-  const { child, match } = await spawnNode({
-    name: "forwarder",
-    cpu: 0,
-    cwd: repoRoot,
-    env: nodeEnv(),
-    args: ["--import", "tsx", relative(repoRoot, join(here, "forwarder.ts")), "--upstream", upstreamBaseUrl],
-    ready: /Listening on (http:\/\/\S+)/,
-    timeoutMs: 30_000
-  })
-  return { child, url: match }
-}
-
-const startSwitchyard = async (upstreamBaseUrl: string, configDir: string): Promise<{ child: Child; url: string }> => {
-  const config = join(configDir, "switchyard.yaml")
-  writeFileSync(
-    config,
-    [
-      "providers:",
-      "  - name: upstream",
-      "    type: openai",
-      `    base_url: ${upstreamBaseUrl}`,
-      "    api_key: bench",
-      "server:",
-      "  host: 127.0.0.1",
-      ""
-    ].join("\n")
-  )
-  const { child, match } = await spawnNode({
-    name: "switchyard",
-    cpu: 0,
-    cwd: repoRoot,
-    env: { ...nodeEnv(), PORT: "0" },
-    args: ["--import", "tsx", "packages/server/src/bin.ts", "serve", "--config", config],
-    ready: /Listening on http:\/\/[^\s"]+:(\d+)/,
-    timeoutMs: 60_000
-  })
-  return { child, url: `http://127.0.0.1:${match}` }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Measuring
 
 const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
@@ -206,9 +187,26 @@ const median = (xs: ReadonlyArray<number>): number => {
 
 const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : "n/a")
 
+/** CPU seconds `child` used while `f` ran (NaN when /proc does not tell), and what `f` returned. */
+const withCpu = async <A>(child: Child, f: () => Promise<A>): Promise<{ readonly result: A; readonly cpu: number }> => {
+  const before = cpuSeconds(child.pid)
+  const result = await f()
+  const after = cpuSeconds(child.pid)
+  return { result, cpu: before !== undefined && after !== undefined ? after - before : Number.NaN }
+}
+
+const stopProxy = async (target: TargetName, started: { readonly child: Child }): Promise<void> => {
+  // For direct, `child` is the upstream, stopped by whoever started it.
+  if (target !== "direct") await stop(started.child)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throughput and latency at `connections`, and unloaded
+
 const measureCell = async (target: TargetName, mode: Mode, url: string, measured: Child): Promise<Cell> => {
   const loaded: Array<Measurement> = []
   const unloaded: Array<Measurement> = []
+  const firstBytes: Array<FirstByte> = []
   const cpuPerRequest: Array<number> = []
   const cpuShare: Array<number> = []
   for (let run = 1; run <= params.runs; run++) {
@@ -216,22 +214,23 @@ const measureCell = async (target: TargetName, mode: Mode, url: string, measured
     const warmup = params.warmup + (run === 1 ? params.settle : 0)
     if (warmup > 0) await measure(url, mode, params.connections, warmup)
     checkInterrupted()
-    const cpuBefore = cpuSeconds(measured.pid)
-    const m = await measure(url, mode, params.connections, params.duration)
-    const cpuAfter = cpuSeconds(measured.pid)
+    const { result: m, cpu } = await withCpu(measured, () => measure(url, mode, params.connections, params.duration))
     checkInterrupted()
     const u = await measure(url, mode, 1, params.unloadedDuration)
+    const f = mode === "stream" ? await timeToFirstByte(url, params.unloadedDuration) : undefined
     if (!measured.alive()) throw new Error(`${measured.name} died during ${target} ${mode}. Its output:\n${measured.output()}`)
     loaded.push(m)
     unloaded.push(u)
-    const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : Number.NaN
+    if (f !== undefined) firstBytes.push(f)
     cpuPerRequest.push(m.ok > 0 ? (cpu / m.ok) * 1e6 : Number.NaN)
     cpuShare.push(cpu / m.seconds)
-    const bad = m.non2xx + m.errors + u.non2xx + u.errors
+    const non2xx = m.non2xx + u.non2xx
+    const errors = m.errors + u.errors + (f?.errors ?? 0)
     log(
       `  ${target} ${mode} run ${run}/${params.runs}: ${fmt(m.requestsPerSecond, 0)} req/s, p50 ${fmt(m.p50)} ms, ` +
-        `p99 ${fmt(m.p99)} ms, unloaded p50 ${fmt(u.p50, 3)} ms, ${measured.name} CPU ${fmt(cpuShare.at(-1)! * 100, 0)}%, ` +
-        `${fmt(cpuPerRequest.at(-1)!, 0)} µs/req${bad > 0 ? `, ${m.non2xx + u.non2xx} non-2xx and ${m.errors + u.errors} errors (FLAGGED)` : ""}`
+        `p99 ${fmt(m.p99)} ms, unloaded p50 ${fmt(u.p50, 3)} ms${f === undefined ? "" : `, TTFB p50 ${fmt(f.p50, 3)} ms`}, ` +
+        `${measured.name} CPU ${fmt(cpuShare.at(-1)! * 100, 0)}%, ${fmt(cpuPerRequest.at(-1)!, 0)} µs/req` +
+        `${non2xx + errors > 0 ? `, ${non2xx} non-2xx and ${errors} errors (FLAGGED)` : ""}`
     )
   }
   return {
@@ -241,14 +240,131 @@ const measureCell = async (target: TargetName, mode: Mode, url: string, measured
     p50: median(loaded.map((m) => m.p50)),
     p99: median(loaded.map((m) => m.p99)),
     unloadedP50: median(unloaded.map((m) => m.p50)),
+    firstByteP50: firstBytes.length === 0 ? undefined : median(firstBytes.map((f) => f.p50)),
     cpuMicrosPerRequest: median(cpuPerRequest),
     cpuShare: median(cpuShare),
     peakRssMiB: undefined,
     non2xx: [...loaded, ...unloaded].reduce((n, m) => n + m.non2xx, 0),
-    errors: [...loaded, ...unloaded].reduce((n, m) => n + m.errors, 0),
+    errors: [...loaded, ...unloaded].reduce((n, m) => n + m.errors, 0) + firstBytes.reduce((n, f) => n + f.errors, 0),
     runsRequestsPerSecond: loaded.map((m) => m.requestsPerSecond)
   }
 }
+
+const runLoad = async (proxies: ProxyOptions): Promise<ReadonlyArray<Cell>> => {
+  const upstream = await startUpstream(proxies.bundles, repoRoot, "upstream", ["--chunks", String(params.chunks)])
+  log(`upstream: ${upstream.baseUrl} (pid ${upstream.child.pid})`)
+  const cells: Array<Cell> = []
+  for (const target of targets) {
+    checkInterrupted()
+    const started = await startTarget(target, proxies, upstream)
+    log(`${target}: ${started.url} (pid ${started.child.pid})`)
+    for (const mode of modes) await verify(target, started.url, mode)
+    const mine: Array<Cell> = []
+    for (const mode of modes) mine.push(await measureCell(target, mode, started.url, started.child))
+    // Read at the end of this target's runs, while the process still lives.
+    const rss = peakRssMiB(started.child.pid)
+    for (const c of mine) cells.push({ ...c, peakRssMiB: rss })
+    await stopProxy(target, started)
+  }
+  await stop(upstream.child)
+  return cells
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline stages, in process
+
+const runStages = async (bundles: Bundles): Promise<Stages> => {
+  log("stages: the gateway pipeline in process, one stage on at a time")
+  const { child, match } = await spawnNode({
+    name: "stages",
+    cpu: 0,
+    cwd: repoRoot,
+    env: nodeEnv(),
+    args: [...SWITCHYARD_NODE_FLAGS, bundles.stages, ...(quick ? ["--quick"] : [])],
+    ready: /^stages: (\{.*\})\n/m,
+    timeoutMs: 120_000
+  })
+  await stop(child)
+  const stages = JSON.parse(match) as Stages
+  log(`stages:\n${renderStages(stages)}`)
+  return stages
+}
+
+// ---------------------------------------------------------------------------------------------
+// A slow upstream: how close to clients / latency each target gets
+
+const runSweep = async (proxies: ProxyOptions): Promise<ReadonlyArray<SweepCell>> => {
+  const { latencyMs, connections, warmup, duration } = params.sweep
+  const upstream = await startUpstream(proxies.bundles, repoRoot, "upstream (latency)", ["--latency-ms", String(latencyMs), "--chunks", String(params.chunks)])
+  log(`sweep: upstream with ${latencyMs} ms latency: ${upstream.baseUrl} (pid ${upstream.child.pid})`)
+  const cells: Array<SweepCell> = []
+  for (const target of proxiedTargets) {
+    checkInterrupted()
+    const started = await startTarget(target, proxies, upstream)
+    await verify(target, started.url, "json")
+    for (const n of connections) {
+      checkInterrupted()
+      await measure(started.url, "json", n, warmup)
+      checkInterrupted()
+      const { result: m, cpu } = await withCpu(started.child, () => measure(started.url, "json", n, duration))
+      const ideal = n / (latencyMs / 1000)
+      log(
+        `  ${target} at ${n} clients: ${fmt(m.requestsPerSecond, 0)} req/s (${fmt((m.requestsPerSecond / ideal) * 100, 1)}% of ${ideal.toFixed(0)}), ` +
+          `p50 ${fmt(m.p50, 1)} ms, p99 ${fmt(m.p99, 1)} ms${m.non2xx + m.errors > 0 ? `, ${m.non2xx} non-2xx and ${m.errors} errors (FLAGGED)` : ""}`
+      )
+      cells.push({ target, connections: n, requestsPerSecond: m.requestsPerSecond, p50: m.p50, p99: m.p99, cpuShare: cpu / m.seconds, non2xx: m.non2xx, errors: m.errors })
+    }
+    if (!started.child.alive()) throw new Error(`${started.child.name} died during the sweep. Its output:\n${started.child.output()}`)
+    await stopProxy(target, started)
+  }
+  await stop(upstream.child)
+  return cells
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many slow streams held open at once
+
+const runSlow = async (proxies: ProxyOptions): Promise<ReadonlyArray<SlowCell>> => {
+  const { streams, holdSeconds, chunkDelayMs, chunks, receivingWindowMs } = params.slow
+  const needed = openFilesNeeded(streams)
+  const ownLimit = openFilesLimit("self")
+  if (ownLimit !== undefined && ownLimit < needed) {
+    log(`WARNING: the open-file limit is ${ownLimit}; ${streams} slow streams need about ${needed} in the proxy. Raise \`ulimit -n\`.`)
+  }
+  const upstream = await startUpstream(proxies.bundles, repoRoot, "upstream (slow)", [
+    "--chunks",
+    String(chunks),
+    "--chunk-delay-ms",
+    String(chunkDelayMs)
+  ])
+  log(`slow streams: upstream with a chunk every ${chunkDelayMs} ms: ${upstream.baseUrl} (pid ${upstream.child.pid})`)
+  const cells: Array<SlowCell> = []
+  for (const target of proxiedTargets) {
+    if (target === "direct") continue
+    checkInterrupted()
+    const started = await startTarget(target, proxies, upstream)
+    const held = await holdSlowStreams({
+      url: started.url,
+      pid: started.child.pid,
+      streams,
+      holdSeconds,
+      rampSeconds: slowRampSeconds,
+      receivingWindowMs
+    })
+    const limit = openFilesLimit(started.child.pid)
+    log(
+      `  ${target}: ${held.opened}/${streams} answered, ${held.failed} failed, ramp ${fmt(held.rampSeconds, 1)} s; peak RSS ${fmt(held.peakRssMiB ?? Number.NaN, 0)} MiB ` +
+        `with ${held.openAtPeak} open and ${held.receivingAtPeak} receiving; VmHWM ${fmt(held.hwmMiB ?? Number.NaN, 0)} MiB; open-file limit ${limit ?? "?"}`
+    )
+    if (!started.child.alive()) throw new Error(`${started.child.name} died holding slow streams. Its output:\n${started.child.output()}`)
+    cells.push({ ...held, target, openFilesLimit: limit })
+    await stopProxy(target, started)
+  }
+  await stop(upstream.child)
+  return cells
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const git = (args: ReadonlyArray<string>): string | undefined => {
   try {
@@ -279,51 +395,45 @@ const machine = (): Summary["machine"] => {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
+const estimatedMinutes = (): number => {
+  const has = (part: Part) => params.parts.includes(part)
+  const perCell = params.settle + params.runs * (params.warmup + params.duration + params.unloadedDuration)
+  const load = perCell * targets.length * modes.length + (modes.includes("stream") ? targets.length * params.runs * params.unloadedDuration : 0)
+  const sweep = proxiedTargets.length * params.sweep.connections.length * (params.sweep.warmup + params.sweep.duration)
+  const slow = proxiedTargets.filter((t) => t !== "direct").length * (params.slow.holdSeconds + 5)
+  const seconds = (has("load") ? load : 0) + (has("stages") ? (quick ? 12 : 25) : 0) + (has("sweep") ? sweep : 0) + (has("slow") ? slow : 0)
+  return Math.ceil(seconds / 60)
+}
 
 const main = async (): Promise<void> => {
   if (pinningDisabled !== undefined) log(`NOTE: ${pinningDisabled}.`)
   pinSelf(1)
   const startedAt = new Date()
-  const perCell = params.settle + params.runs * (params.warmup + params.duration + params.unloadedDuration)
   log(
-    `Switchyard bench: ${targets.join(", ")} x ${modes.join(", ")}; ${params.connections} connections, ` +
-      `${params.warmup} s warmup + ${params.duration} s, ${params.runs} run(s); about ` +
-      `${Math.ceil((perCell * targets.length * modes.length) / 60)} min of load.`
+    `Switchyard bench: ${params.parts.join(", ")}; ${targets.join(", ")} x ${modes.join(", ")}; ${params.connections} connections, ` +
+      `${params.warmup} s warmup + ${params.duration} s, ${params.runs} run(s); about ${estimatedMinutes()} min.`
   )
-  const configDir = mkdtempSync(join(tmpdir(), "switchyard-bench-"))
+  const workDir = mkdtempSync(join(tmpdir(), "switchyard-bench-"))
   try {
-    const upstream = await startUpstream()
-    log(`upstream: ${upstream.baseUrl} (pid ${upstream.child.pid})`)
-    const cells: Array<Cell> = []
-    for (const target of targets) {
-      checkInterrupted()
-      const proxy = target === "direct"
-        ? undefined
-        : target === "forwarder"
-        ? await startForwarder(upstream.baseUrl)
-        : await startSwitchyard(upstream.baseUrl, configDir)
-      const measured = proxy?.child ?? upstream.child
-      const base = proxy?.url ?? new URL(upstream.baseUrl).origin
-      const url = `${base}/v1/chat/completions`
-      log(`${target}: ${url} (pid ${measured.pid})`)
-      for (const mode of modes) await verify(target, url, mode)
-      const mine: Array<Cell> = []
-      for (const mode of modes) mine.push(await measureCell(target, mode, url, measured))
-      // Read at the end of this target's runs, while the process still lives.
-      const rss = peakRssMiB(measured.pid)
-      for (const c of mine) cells.push({ ...c, peakRssMiB: rss })
-      if (proxy !== undefined) await stop(proxy.child)
-    }
-    await stop(upstream.child)
-    const markdown = render({ params, machine: machine(), startedAt, cells, modes })
+    log("building: packages/server/scripts/build.mjs, and bundling the forwarder, the platform floor, the upstream and the stage benchmark")
+    const bundles = await buildAll(repoRoot, workDir)
+    const proxies: ProxyOptions = { bundles, repoRoot, configDir: workDir, switchyardNodeFlags: SWITCHYARD_NODE_FLAGS }
+    const cells = params.parts.includes("load") ? await runLoad(proxies) : []
+    checkInterrupted()
+    const stages = params.parts.includes("stages") ? await runStages(bundles) : undefined
+    checkInterrupted()
+    const sweep = params.parts.includes("sweep") ? await runSweep(proxies) : []
+    checkInterrupted()
+    const slow = params.parts.includes("slow") ? await runSlow(proxies) : []
+    const minutes = (Date.now() - startedAt.getTime()) / 60_000
+    const markdown = render({ params, machine: machine(), startedAt, minutes, cells, modes, stages, sweep, slow })
     process.stdout.write(`${markdown}\n`)
     mkdirSync(dirname(outFile), { recursive: true })
     writeFileSync(outFile, `${markdown}\n`)
     log(`written to ${relative(process.cwd(), outFile)}`)
   } finally {
     await stopAll()
-    rmSync(configDir, { recursive: true, force: true })
+    rmSync(workDir, { recursive: true, force: true })
   }
 }
 

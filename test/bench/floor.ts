@@ -1,0 +1,144 @@
+/**
+ * The benchmark's platform floor: the cheapest server on `@effect/platform`'s HTTP server, composed
+ * as Switchyard's (`packages/server/src/Server.ts`) minus the gateway, that proxies nothing. It
+ * reads the request body and answers with a prebuilt body: a `chat.completion` (JSON), or, when
+ * the body says `"stream":true`, the whole SSE answer as one Uint8Array in an Effect Stream.
+ * Both are the bytes the mock upstream answers to the bench's request (same chunks, same shape,
+ * built by the mock's own `Simulation` at start), so a client of this server reads what it reads
+ * through the forwarder. What it costs per request is what the platform costs per request: a
+ * ceiling for any gateway whose responses go through the platform's server as Effect values.
+ *
+ *   node floor.mjs [--port N]    (run.ts bundles it: build.ts)
+ *
+ * Prints `Listening on http://127.0.0.1:PORT` once it listens. SIGINT and SIGTERM close it.
+ */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type { ChatRequest } from "@switchyard/core/ChatSchema"
+import * as Simulation from "@switchyard/providers-mock/Simulation"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { createServer } from "node:http"
+import { parseArgs } from "node:util"
+
+const { values } = parseArgs({ options: { port: { type: "string" }, chunks: { type: "string" } } })
+const port = Number(values.port ?? 0)
+/** Content chunks of a streamed answer: the bench's upstream runs with `--chunks 20`. */
+const chunks = Number(values.chunks ?? 20)
+
+// ---------------------------------------------------------------------------------------------
+// The answers, built once: what the mock upstream (bin.ts: 16 tokens, `--chunks 20`) answers to
+// the bench's request (load.ts `chatBody`: no `stream_options`, so no usage chunk in the stream;
+// the usage is in the JSON answer).
+
+const request: ChatRequest = {
+  model: "gpt-4o-mini",
+  messages: [
+    { role: "system", content: "You are a load benchmark." },
+    { role: "user", content: "Say something of average length, please." }
+  ]
+}
+const settings = Simulation.settings({ chunks })
+const meta: Simulation.Meta = { id: "chatcmpl-floor-000000", created: Math.floor(Date.now() / 1000) }
+
+const jsonBody = JSON.stringify(Simulation.response(request, settings, meta))
+const jsonLength = Buffer.byteLength(jsonBody)
+
+const sse = (() => {
+  const events = Simulation.encodeStream(Simulation.streamPlan({ ...request, stream: true }, settings, meta))
+  return new TextEncoder().encode(events.first + events.content.join("") + events.last + "data: [DONE]\n\n")
+})()
+// A Stream is a description: one value serves every request.
+const sseStream = Stream.make(sse)
+
+// ---------------------------------------------------------------------------------------------
+// The body, read as Switchyard reads it (packages/http/src/internal/body.ts, minus the limit):
+// from the Node IncomingMessage, with one `read()` when it is already buffered.
+
+interface NodeSource {
+  readonly on: (event: string, listener: (arg: never) => void) => unknown
+  readonly off: (event: string, listener: (arg: never) => void) => unknown
+  readonly read: () => Buffer | null
+  readonly readableFlowing: boolean | null
+  readonly readableLength: number
+}
+
+const readBody = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<string> => {
+  const source = request.source as NodeSource
+  const header = request.headers["content-length"]
+  const declared = header === undefined ? undefined : Number(header)
+  return Effect.async<string>((resume) => {
+    const parts: Array<Buffer> = []
+    let listening = false
+    let cancelled = false
+    const cleanup = () => {
+      if (!listening) return
+      listening = false
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onEnd)
+    }
+    const onData = (part: Buffer) => {
+      parts.push(part)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(Buffer.concat(parts).toString("utf8")))
+    }
+    queueMicrotask(() => {
+      if (cancelled) return
+      if (declared !== undefined && source.readableLength === declared && source.readableFlowing === null) {
+        return resume(Effect.succeed(declared === 0 ? "" : source.read()!.toString("utf8")))
+      }
+      listening = true
+      source.on("data", onData)
+      source.on("end", onEnd)
+      source.on("error", onEnd)
+    })
+    return Effect.sync(() => {
+      cancelled = true
+      cleanup()
+    })
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let requests = 0
+
+const app = Effect.interruptible(Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+  Effect.map(readBody(request), (body) => {
+    const requestId = `floor-${(requests++).toString(36)}`
+    return body.includes("\"stream\":true")
+      ? HttpServerResponse.stream(sseStream, {
+        contentType: "text/event-stream",
+        headers: { "cache-control": "no-cache", "x-request-id": requestId }
+      })
+      : HttpServerResponse.raw(jsonBody, {
+        contentType: "application/json",
+        contentLength: jsonLength,
+        headers: { "x-request-id": requestId }
+      })
+  })))
+
+const logAddress = Layer.effectDiscard(HttpServer.addressWith((address) =>
+  Effect.sync(() => {
+    if (address._tag === "TcpAddress") process.stdout.write(`Listening on http://127.0.0.1:${address.port}\n`)
+  })
+))
+
+const server = createServer()
+
+HttpServer.serve(app).pipe(
+  HttpMiddleware.withTracerDisabledWhen(() => true),
+  Layer.provide(Layer.setTracerEnabled(false)),
+  (layer) => Layer.provideMerge(logAddress, layer),
+  Layer.provide(NodeHttpServer.layerServer(() => server, { port, host: "127.0.0.1" })),
+  Layer.launch,
+  NodeRuntime.runMain
+)

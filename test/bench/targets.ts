@@ -1,0 +1,122 @@
+/**
+ * Starting what the benchmark measures, each from its compiled bundle (see build.ts): the mock
+ * upstream, the forwarder, the platform floor and Switchyard. Proxies (and the floor) go on CPU 0,
+ * upstreams on CPU 1.
+ */
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import type { Bundles } from "./build.js"
+import { type Child, spawnNode } from "./processes.js"
+
+export const allTargets = ["direct", "forwarder", "platform-floor", "switchyard"] as const
+export type TargetName = typeof allTargets[number]
+
+export interface Started {
+  readonly child: Child
+  /** The chat completions endpoint. */
+  readonly url: string
+}
+
+/** This process's environment, minus anything that could add providers or change a config. */
+export const nodeEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env }
+  for (const k of ["OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GATEWAY_CONFIG", "PORT", "NODE_OPTIONS"]) delete env[k]
+  return env
+}
+
+export interface Upstream {
+  readonly child: Child
+  /** e.g. http://127.0.0.1:41234/v1 */
+  readonly baseUrl: string
+}
+
+/** The mock upstream with `flags` (`--chunks`, `--latency-ms`, `--chunk-delay-ms`, ...). */
+export const startUpstream = async (bundles: Bundles, repoRoot: string, name: string, flags: ReadonlyArray<string>): Promise<Upstream> => {
+  const { child, match } = await spawnNode({
+    name,
+    cpu: 1,
+    cwd: repoRoot,
+    env: nodeEnv(),
+    args: [bundles.upstream, "--host", "127.0.0.1", "--port", "0", ...flags],
+    ready: /^(http:\/\/\S+)\s*$/m,
+    timeoutMs: 30_000
+  })
+  return { child, baseUrl: match }
+}
+
+export interface ProxyOptions {
+  readonly bundles: Bundles
+  readonly repoRoot: string
+  /** Where Switchyard's config files go. */
+  readonly configDir: string
+  readonly switchyardNodeFlags: ReadonlyArray<string>
+}
+
+let configs = 0
+
+const startForwarder = async ({ bundles, repoRoot }: ProxyOptions, upstream: Upstream): Promise<Started> => {
+  const { child, match } = await spawnNode({
+    name: "forwarder",
+    cpu: 0,
+    cwd: repoRoot,
+    env: nodeEnv(),
+    args: [bundles.forwarder, "--upstream", upstream.baseUrl],
+    ready: /Listening on (http:\/\/\S+)/,
+    timeoutMs: 30_000
+  })
+  return { child, url: `${match}/v1/chat/completions` }
+}
+
+/** `floor.ts`: answers by itself, so `upstream` is not used (it stays the direct target's). */
+const startFloor = async ({ bundles, repoRoot }: ProxyOptions): Promise<Started> => {
+  const { child, match } = await spawnNode({
+    name: "platform-floor",
+    cpu: 0,
+    cwd: repoRoot,
+    env: nodeEnv(),
+    args: [bundles.floor],
+    ready: /Listening on (http:\/\/\S+)/,
+    timeoutMs: 30_000
+  })
+  return { child, url: `${match}/v1/chat/completions` }
+}
+
+const startSwitchyard = async (options: ProxyOptions, upstream: Upstream): Promise<Started> => {
+  const config = join(options.configDir, `switchyard-${++configs}.yaml`)
+  writeFileSync(
+    config,
+    [
+      "providers:",
+      "  - name: upstream",
+      "    type: openai",
+      `    base_url: ${upstream.baseUrl}`,
+      "    api_key: bench",
+      "server:",
+      "  host: 127.0.0.1",
+      ""
+    ].join("\n")
+  )
+  const { child, match } = await spawnNode({
+    name: "switchyard",
+    cpu: 0,
+    cwd: options.repoRoot,
+    env: { ...nodeEnv(), PORT: "0" },
+    args: [...options.switchyardNodeFlags, options.bundles.switchyard, "serve", "--config", config],
+    ready: /Listening on http:\/\/[^\s"]+:(\d+)/,
+    timeoutMs: 60_000
+  })
+  return { child, url: `http://127.0.0.1:${match}/v1/chat/completions` }
+}
+
+/**
+ * A fresh proxy in front of `upstream`; for direct, the upstream itself (nothing started); for
+ * platform-floor, a fresh floor that ignores `upstream`.
+ */
+export const startTarget = (target: TargetName, options: ProxyOptions, upstream: Upstream): Promise<Started> =>
+  target === "forwarder"
+    ? startForwarder(options, upstream)
+    : target === "platform-floor"
+    ? startFloor(options)
+    : target === "switchyard"
+    ? startSwitchyard(options, upstream)
+    : Promise.resolve({ child: upstream.child, url: `${new URL(upstream.baseUrl).origin}/v1/chat/completions` })
