@@ -42,7 +42,9 @@ export const makeParser = (onEvent: (event: Event) => void): Parser => {
 
   const line = (text: string) => {
     if (text.length === 0) {
-      if (data.length > 0) onEvent({ event: eventName === "" ? "message" : eventName, data: data.join("\n"), id: lastId })
+      if (data.length > 0) {
+        onEvent({ event: eventName === "" ? "message" : eventName, data: data.length === 1 ? data[0]! : data.join("\n"), id: lastId })
+      }
       data = []
       eventName = ""
       return
@@ -65,21 +67,28 @@ export const makeParser = (onEvent: (event: Event) => void): Parser => {
     }
   }
 
+  /** The next line end at or after `from`: an LF, a CR, or -1. */
+  const lineEnd = (text: string, from: number, hasCR: boolean) => {
+    const lf = text.indexOf("\n", from)
+    if (!hasCR) return lf
+    const cr = text.indexOf("\r", from)
+    return cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf)
+  }
+
   return {
     feed: (text) => {
       let start = 0
       if (skipLeadingLF && text.charCodeAt(0) === 10) start = 1
       skipLeadingLF = false
-      for (let i = start; i < text.length; i++) {
-        const c = text.charCodeAt(i)
-        if (c !== 10 && c !== 13) continue
-        line(partial.length === 0 ? text.slice(start, i) : partial + text.slice(start, i))
+      const hasCR = text.includes("\r")
+      for (let end = lineEnd(text, start, hasCR); end !== -1; end = lineEnd(text, start, hasCR)) {
+        line(partial.length === 0 ? text.slice(start, end) : partial + text.slice(start, end))
         partial = ""
-        if (c === 13) {
-          if (i + 1 === text.length) skipLeadingLF = true
-          else if (text.charCodeAt(i + 1) === 10) i++
+        start = end + 1
+        if (text.charCodeAt(end) === 13) {
+          if (start === text.length) skipLeadingLF = true
+          else if (text.charCodeAt(start) === 10) start++
         }
-        start = i + 1
       }
       if (start < text.length) partial += text.slice(start)
     }
