@@ -60,6 +60,8 @@ export interface Options {
   /** Default: chunks "a", "b", then a usage chunk. */
   readonly chatStream?: (req: ChatRequest, call: number) => Stream.Stream<ChatChunk, ProviderError>
   readonly listModels?: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
+  /** Also implement `openStream` over the same stream (the pull the gateway prefers), as real adapters do. */
+  readonly openStream?: boolean
 }
 
 /** @since 0.1.0 @category Models */
@@ -84,6 +86,9 @@ export const make = (options: Options): TestProvider => {
     serves: modelMatcher(options.models),
     chat: (req) => Effect.suspend(() => (received.push(req), chat(req, calls++))),
     chatStream: (req) => Stream.suspend(() => (received.push(req), chatStream(req, calls++))),
+    ...(options.openStream === true
+      ? { openStream: (req: ChatRequest) => Effect.suspend(() => (received.push(req), Stream.toPull(chatStream(req, calls++)))) }
+      : {}),
     listModels: options.listModels ?? Effect.succeed(
       options.models.filter((m) => !m.includes("*")).map((id) => ({ id, object: "model", created: 0, owned_by: options.name }))
     )

@@ -19,13 +19,14 @@ import * as TestProvider from "@switchyard/core/TestProvider"
 const statusError = (provider: string, status: number) =>
   new ProviderStatusError({ provider, status, body: "{}", upstreamMessage: `status ${status}` })
 
-/** fake(name, models, chat?, chatStream?): a recording test provider. */
-const fake = (
+/** fakeProvider(name, models, chat?, chatStream?, openStream?): a recording test provider. */
+const fakeProvider = (
   name: string,
   models: ReadonlyArray<string>,
   chat?: TestProvider.Options["chat"],
-  chatStream?: TestProvider.Options["chatStream"]
-) => TestProvider.make({ name, models, ...(chat ? { chat } : {}), ...(chatStream ? { chatStream } : {}) })
+  chatStream?: TestProvider.Options["chatStream"],
+  openStream = false
+) => TestProvider.make({ name, models, openStream, ...(chat ? { chat } : {}), ...(chatStream ? { chatStream } : {}) })
 
 const request = (model: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
   model,
@@ -46,7 +47,7 @@ const gatewayWith = (
 
 describe("Gateway.chat", () => {
   it.effect("forwards unknown fields and answers from the provider serving the model", () => {
-    const openai = fake("openai", ["gpt-*"])
+    const openai = fakeProvider("openai", ["gpt-*"])
     return Effect.gen(function*() {
       const gw = yield* Gateway.Gateway
       const result = yield* gw.chat(request("gpt-4o", { metadata: { team: "a" } }))
@@ -57,7 +58,7 @@ describe("Gateway.chat", () => {
   })
 
   it.effect("resolves aliases and provider prefixes before calling the provider", () => {
-    const openai = fake("openai", ["gpt-*"])
+    const openai = fakeProvider("openai", ["gpt-*"])
     return Effect.gen(function*() {
       const gw = yield* Gateway.Gateway
       yield* gw.chat(request("fast"))
@@ -67,7 +68,7 @@ describe("Gateway.chat", () => {
   })
 
   it.effect("retries a retryable status on the Schedule's backoff, then succeeds", () => {
-    const flaky = fake("flaky", ["gpt-*"], (req, call) =>
+    const flaky = fakeProvider("flaky", ["gpt-*"], (req, call) =>
       call < 2 ? Effect.fail(statusError("flaky", 503)) : Effect.succeed(response(req.model, "third time")))
     const config = { targets: [{ virtual_key: "flaky", retry: { attempts: 3, initial_backoff_ms: 1000 } }] }
     return Effect.gen(function*() {
@@ -87,8 +88,8 @@ describe("Gateway.chat", () => {
   })
 
   it.effect("does not retry terminal errors, and on_status_codes narrows what is retried", () => {
-    const bad = fake("bad", ["gpt-*"], () => Effect.fail(statusError("bad", 400)))
-    const limited = fake("limited", ["claude-*"], () => Effect.fail(statusError("limited", 503)))
+    const bad = fakeProvider("bad", ["gpt-*"], () => Effect.fail(statusError("bad", 400)))
+    const limited = fakeProvider("limited", ["claude-*"], () => Effect.fail(statusError("limited", 503)))
     const config = {
       targets: [
         { virtual_key: "bad", retry: { attempts: 5 } },
@@ -106,9 +107,9 @@ describe("Gateway.chat", () => {
   })
 
   it.effect("falls back to the next target and reports the last error when all fail", () => {
-    const down = fake("down", ["gpt-*"], () => Effect.fail(statusError("down", 500)))
-    const up = fake("up", ["gpt-*"])
-    const alsoDown = fake("also-down", ["gpt-*"], () => Effect.fail(statusError("also-down", 429)))
+    const down = fakeProvider("down", ["gpt-*"], () => Effect.fail(statusError("down", 500)))
+    const up = fakeProvider("up", ["gpt-*"])
+    const alsoDown = fakeProvider("also-down", ["gpt-*"], () => Effect.fail(statusError("also-down", 429)))
     return Effect.gen(function*() {
       const gw = yield* Gateway.Gateway
       assert.strictEqual((yield* gw.chat(request("gpt-4o"))).provider, "up")
@@ -118,7 +119,7 @@ describe("Gateway.chat", () => {
   })
 
   it.effect("runs plugins in order and lets them refuse a request", () => {
-    const openai = fake("openai", ["gpt-*"])
+    const openai = fakeProvider("openai", ["gpt-*"])
     const trail: Array<string> = []
     const plugins = Plugins.layer([
       {
@@ -147,7 +148,7 @@ describe("Gateway.chat", () => {
   })
 
   it.effect("publishes one accounting event per request with usage and cost", () => {
-    const openai = fake("openai", ["gpt-*"])
+    const openai = fakeProvider("openai", ["gpt-*"])
     const events: Array<Hooks.RequestEvent> = []
     return Effect.gen(function*() {
       const gw = yield* Gateway.Gateway
@@ -166,7 +167,11 @@ describe("Gateway.chat", () => {
   })
 })
 
-describe("Gateway.chatStream", () => {
+// Each case twice: providers that only have chatStream, and providers with openStream (a pull),
+// the path the gateway takes for real adapters.
+for (const pulls of [false, true]) describe(`Gateway.chatStream (${pulls ? "openStream" : "chatStream"} providers)`, () => {
+  const fake = (name: string, models: ReadonlyArray<string>, chat?: TestProvider.Options["chat"], chatStream?: TestProvider.Options["chatStream"]) =>
+    fakeProvider(name, models, chat, chatStream, pulls)
   const collect = (req: ChatRequest) =>
     Effect.scoped(Effect.flatMap(Gateway.Gateway, (gw) =>
       Effect.flatMap(gw.chatStream(req), (r) => Effect.map(Stream.runCollect(r.stream), (c) => ({ provider: r.provider, chunks: Chunk.toArray(c) })))))
@@ -227,5 +232,46 @@ describe("Gateway.chatStream", () => {
       yield* Fiber.interrupt(fiber)
       assert.isTrue(released)
     }).pipe(Effect.provide(gatewayWith({}, [endless.layer])))
+  })
+
+  it.effect("publishes one accounting event per stream: usage on success, 499 when the consumer goes away", () => {
+    const openai = fake("openai", ["gpt-*"])
+    const endless = fake("endless", ["endless-*"], undefined, (req) => Stream.concat(Stream.make(chunk(req.model, "a")), Stream.never))
+    const events: Array<Hooks.RequestEvent> = []
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      yield* collect(request("gpt-4o", { stream: true }))
+      assert.strictEqual(events.length, 1)
+      assert.strictEqual(events[0]!.outcome, "success")
+      assert.strictEqual(events[0]!.stream, true)
+      assert.strictEqual(events[0]!.usage!.total_tokens, 5)
+      assert.closeTo(events[0]!.costUsd!, (3 * 2.5 + 2 * 10) / 1e6, 1e-15)
+      const fiber = yield* Effect.fork(Effect.scoped(Effect.flatMap(gw.chatStream(request("endless-1", { stream: true })), (r) => Stream.runDrain(r.stream))))
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(events.length, 1)
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(events.length, 2)
+      assert.strictEqual(events[1]!.outcome, "interrupted")
+      assert.strictEqual(events[1]!.status, 499)
+      assert.strictEqual(events[1]!.provider, "endless")
+    }).pipe(Effect.provide(gatewayWith({}, [openai.layer, endless.layer], Layer.succeed(Hooks.Hooks, {
+      publish: (e) => Effect.sync(() => void events.push(e)),
+      dropped: Effect.succeed(0)
+    }))))
+  })
+
+  it.effect("the pull and the stream are one source: a consumer may read either", () => {
+    const openai = fake("openai", ["gpt-*"])
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      const contents = yield* Effect.scoped(Effect.flatMap(gw.chatStream(request("gpt-4o", { stream: true })), (r) => {
+        const read: Effect.Effect<Array<string>> = Effect.matchEffect(r.pull, {
+          onFailure: () => Effect.succeed([]),
+          onSuccess: (c) => Effect.map(read, (rest) => [...Chunk.toArray(c).map((x) => x.choices[0]?.delta.content ?? ""), ...rest])
+        })
+        return read
+      }))
+      assert.deepStrictEqual(contents, ["a", "b"])
+    }).pipe(Effect.provide(gatewayWith({}, [openai.layer])))
   })
 })
