@@ -4,7 +4,6 @@
  *
  *   npx tsx examples/custom-gateway.ts
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Gateway from "@switchyard/core/Gateway"
 import * as MockProvider from "@switchyard/providers-mock/MockProvider"
@@ -24,8 +23,7 @@ export const GatewayLive = Gateway.layer({
     OpenAiProvider.layer({ apiKey: Redacted.make("sk-unused"), baseUrl: "http://127.0.0.1:1/v1" }),
     MockProvider.layer({ name: "backup", models: ["gpt-*"], tokens: 8 })
   ]),
-  Layer.provide(Gateway.defaults),
-  Layer.provide(NodeHttpClient.layerUndici)
+  Layer.provide(Gateway.defaults)
 )
 
 export const program = Effect.gen(function*() {
