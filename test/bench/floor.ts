@@ -19,6 +19,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { ChatRequest } from "@switchyard/core/ChatSchema"
+import * as RequestBody from "@switchyard/http/RequestBody"
 import * as Simulation from "@switchyard/providers-mock/Simulation"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -57,62 +58,11 @@ const sse = (() => {
 const sseStream = Stream.make(sse)
 
 // ---------------------------------------------------------------------------------------------
-// The body, read as Switchyard reads it (packages/http/src/internal/body.ts, minus the limit):
-// from the Node IncomingMessage, with one `read()` when it is already buffered.
-
-interface NodeSource {
-  readonly on: (event: string, listener: (arg: never) => void) => unknown
-  readonly off: (event: string, listener: (arg: never) => void) => unknown
-  readonly read: () => Buffer | null
-  readonly readableFlowing: boolean | null
-  readonly readableLength: number
-}
-
-const readBody = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<string> => {
-  const source = request.source as NodeSource
-  const header = request.headers["content-length"]
-  const declared = header === undefined ? undefined : Number(header)
-  return Effect.async<string>((resume) => {
-    const parts: Array<Buffer> = []
-    let listening = false
-    let cancelled = false
-    const cleanup = () => {
-      if (!listening) return
-      listening = false
-      source.off("data", onData)
-      source.off("end", onEnd)
-      source.off("error", onEnd)
-    }
-    const onData = (part: Buffer) => {
-      parts.push(part)
-    }
-    const onEnd = () => {
-      cleanup()
-      resume(Effect.succeed(Buffer.concat(parts).toString("utf8")))
-    }
-    queueMicrotask(() => {
-      if (cancelled) return
-      if (declared !== undefined && source.readableLength === declared && source.readableFlowing === null) {
-        return resume(Effect.succeed(declared === 0 ? "" : source.read()!.toString("utf8")))
-      }
-      listening = true
-      source.on("data", onData)
-      source.on("end", onEnd)
-      source.on("error", onEnd)
-    })
-    return Effect.sync(() => {
-      cancelled = true
-      cleanup()
-    })
-  })
-}
-
-// ---------------------------------------------------------------------------------------------
 
 let requests = 0
 
 const app = Effect.interruptible(Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-  Effect.map(readBody(request), (body) => {
+  Effect.map(RequestBody.readText(request, 10 * 1024 * 1024), (body) => {
     const requestId = `floor-${(requests++).toString(36)}`
     return body.includes("\"stream\":true")
       ? HttpServerResponse.stream(sseStream, {

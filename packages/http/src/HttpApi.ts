@@ -23,9 +23,9 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as HttpErrors from "./HttpErrors.js"
-import * as Body from "./internal/body.js"
 import * as RequestId from "./internal/requestId.js"
 import * as Sse from "./internal/sse.js"
+import * as RequestBody from "./RequestBody.js"
 
 /** @since 0.1.0 @category Models */
 export interface Options {
@@ -105,7 +105,7 @@ const chatSse = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext
 
 const chatCompletions = (maxBodyBytes: number) =>
   handler((request, ctx) =>
-    Body.readJson(request, maxBodyBytes).pipe(
+    RequestBody.readJson(request, maxBodyBytes).pipe(
       Effect.flatMap(decodeChat),
       Effect.flatMap((req) =>
         Effect.flatMap(Gateway.Gateway, (gateway) =>

@@ -1,4 +1,9 @@
-/** @internal */
+/**
+ * Request bodies with a size limit, answered 413 in the route's envelope rather than by a cut
+ * connection. Any route of a custom gateway can use them.
+ *
+ * @since 0.1.0
+ */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { InvalidRequest } from "@switchyard/core/GatewayError"
 import type * as Chunk from "effect/Chunk"
@@ -6,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { invalidJson, RequestTooLarge } from "../HttpErrors.js"
+import { invalidJson, RequestTooLarge } from "./HttpErrors.js"
 
 const unreadable = () => new InvalidRequest({ message: "The request body could not be read." })
 
@@ -124,7 +129,7 @@ const readNode = (source: NodeSource, declared: number | undefined, maxBytes: nu
  * fails at once, before any byte is read. A body that crosses the limit fails as soon as it does;
  * the 413 is written before the rest of the body is dealt with (Node discards it).
  *
- * @internal
+ * @since 0.1.0 @category Reading
  */
 export const readText = (
   request: HttpServerRequest.HttpServerRequest,
@@ -141,7 +146,7 @@ export const readText = (
 /**
  * Reads and parses a JSON body.
  *
- * @internal
+ * @since 0.1.0 @category Reading
  */
 export const readJson = (
   request: HttpServerRequest.HttpServerRequest,
