@@ -78,6 +78,23 @@ const highWaterMark = 64 * 1024
 
 const toError = (u: unknown): Error => (u instanceof Error ? u : new Error(String(u)))
 
+/** One dispatch's controller, and an abort that also works before the request has started. */
+class Abortable {
+  controller: Dispatcher.DispatchController | undefined
+  reason: Error | undefined
+  readonly abort = (reason: Error): void => {
+    this.reason ??= reason
+    this.controller?.abort(reason)
+  }
+  readonly onRequestStart = (controller: Dispatcher.DispatchController): void => {
+    this.controller = controller
+    if (this.reason !== undefined) controller.abort(this.reason)
+  }
+  /** The failure to report: the abort's reason when there was one, else the error undici gave. */
+  readonly failure = (error: unknown): TransportError =>
+    new TransportError(this.reason ?? toError(error), this.reason === timedOut)
+}
+
 /**
  * A transport to the origin of `baseUrl`, its pool closed with the Scope.
  *
@@ -106,18 +123,13 @@ export const make = (
 
       const exchange = (request: Request, maxErrorBytes: number) =>
         Effect.async<Answer, TransportError>((resume) => {
-          let controller: Dispatcher.DispatchController | undefined
-          let abortReason: Error | undefined
+          const control = new Abortable()
           let status = 0
           let responseHeaders: ResponseHeaders = {}
           const parts: Array<Buffer> = []
           let size = 0
           let capped = false
           let settled = false
-          const abort = (reason: Error) => {
-            abortReason ??= reason
-            controller?.abort(reason)
-          }
           const settle = (exit: Effect.Effect<Answer, TransportError>) => {
             if (settled) return
             settled = true
@@ -125,12 +137,9 @@ export const make = (
             resume(exit)
           }
           const answer = () => Effect.succeed({ status, headers: responseHeaders, body: Buffer.concat(parts, size).toString("utf8") })
-          const cancelDeadline = deadlines.after(request.timeoutMillis, () => abort(timedOut))
+          const cancelDeadline = deadlines.after(request.timeoutMillis, () => control.abort(timedOut))
           pool.dispatch(dispatchOptions(request), {
-            onRequestStart: (c) => {
-              controller = c
-              if (abortReason !== undefined) c.abort(abortReason)
-            },
+            onRequestStart: control.onRequestStart,
             onResponseStart: (_, statusCode, h) => {
               status = statusCode
               responseHeaders = h as ResponseHeaders
@@ -150,19 +159,18 @@ export const make = (
               size += chunk.length
             },
             onResponseEnd: () => settle(answer()),
-            onResponseError: (_, error) => settle(Effect.fail(new TransportError(abortReason ?? error, abortReason === timedOut)))
+            onResponseError: (_, error) => settle(Effect.fail(control.failure(error)))
           })
           return Effect.sync(() => {
             settled = true
             cancelDeadline()
-            abort(interrupted)
+            control.abort(interrupted)
           })
         })
 
       const open = (request: Request) =>
         Effect.suspend(() => {
-          let controller: Dispatcher.DispatchController | undefined
-          let abortReason: Error | undefined
+          const control = new Abortable()
           let ended = false
           let finished = false
           let failure: TransportError | undefined
@@ -170,15 +178,11 @@ export const make = (
           let queued = ""
           let waiting: ((effect: Effect.Effect<Chunk.Chunk<string>, Option.Option<TransportError>>) => void) | undefined
           let cancelGrace: Deadlines.Cancel | undefined
-          const abort = (reason: Error) => {
-            abortReason ??= reason
-            controller?.abort(reason)
-          }
           const take = (): Effect.Effect<Chunk.Chunk<string>, Option.Option<TransportError>> | undefined => {
             if (queued.length > 0) {
               const text = queued
               queued = ""
-              if (controller?.paused === true) controller.resume()
+              if (control.controller?.paused === true) control.controller.resume()
               return Effect.succeed(Chunk.of(text))
             }
             if (failure !== undefined) return Effect.fail(Option.some(failure))
@@ -208,21 +212,18 @@ export const make = (
             // The body's end usually arrives with its last event; only a body still open once
             // the pending I/O is handled needs a deadline.
             setImmediate(() => {
-              if (!ended && failure === undefined) cancelGrace = deadlines.after(graceMillis, () => abort(interrupted))
+              if (!ended && failure === undefined) cancelGrace = deadlines.after(graceMillis, () => control.abort(interrupted))
             })
           }
           // Whoever closes the Scope before the body ended and before `finish` gave up on it.
           const release = Effect.sync(() => {
-            if (!ended && !finished) abort(interrupted)
+            if (!ended && !finished) control.abort(interrupted)
           })
           const send = Effect.async<Opened, TransportError>((resume) => {
             let started = false
-            const cancelDeadline = deadlines.after(request.timeoutMillis, () => abort(timedOut))
+            const cancelDeadline = deadlines.after(request.timeoutMillis, () => control.abort(timedOut))
             pool.dispatch(dispatchOptions(request), {
-              onRequestStart: (c) => {
-                controller = c
-                if (abortReason !== undefined) c.abort(abortReason)
-              },
+              onRequestStart: control.onRequestStart,
               onResponseStart: (_, status, headers) => {
                 started = true
                 resume(Effect.succeed({ status, headers: headers as ResponseHeaders, pull, disarm: cancelDeadline, finish }))
@@ -243,14 +244,14 @@ export const make = (
               onResponseError: (_, error) => {
                 cancelDeadline()
                 cancelGrace?.()
-                failure = new TransportError(abortReason ?? toError(error), abortReason === timedOut)
+                failure = control.failure(error)
                 if (started) wake()
                 else resume(Effect.fail(failure))
               }
             })
             return Effect.sync(() => {
               cancelDeadline()
-              abort(interrupted)
+              control.abort(interrupted)
             })
           })
           return Effect.zipRight(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)), send)
