@@ -65,7 +65,5 @@ export const modelMatcher = (patterns: ReadonlyArray<string>): (model: string) =
  *
  * @since 0.1.0 @category Constructors
  */
-export const streamFromOpen = <A, E, Args extends ReadonlyArray<unknown>>(
-  open: (...args: Args) => Effect.Effect<Streaming.Pull<A, E>, E, Scope.Scope>
-) =>
-(...args: Args): Stream.Stream<A, E> => Stream.unwrapScoped(Effect.map(open(...args), Streaming.toStream))
+export const streamFromOpen = (open: NonNullable<Provider["openStream"]>): Provider["chatStream"] => (req) =>
+  Stream.unwrapScoped(Effect.map(open(req), Streaming.toStream))

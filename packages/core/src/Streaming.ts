@@ -19,10 +19,8 @@ import * as Stream from "effect/Stream"
 /** @since 0.1.0 @category Models */
 export type Pull<A, E> = Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>
 
-const end: Effect.Effect<never, Option.Option<never>> = Effect.fail(Option.none())
-
 /** The pull of a finished stream. @since 0.1.0 @category Constructors */
-export const endPull: Pull<never, never> = end
+export const endPull: Pull<never, never> = Effect.fail(Option.none())
 
 /**
  * The stream a pull produces, one stage: nothing runs until the stream is. A channel that reads

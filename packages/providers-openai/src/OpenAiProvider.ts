@@ -10,7 +10,7 @@ import * as Deadlines from "@switchyard/core/Deadlines"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
-import type * as Streaming from "@switchyard/core/Streaming"
+import * as Streaming from "@switchyard/core/Streaming"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -56,8 +56,6 @@ const defaultBaseUrl = "https://api.openai.com/v1"
 const defaultTimeout = Duration.minutes(10)
 
 const isOk = (status: number) => status >= 200 && status < 300
-
-const end: Effect.Effect<never, Option.Option<never>> = Effect.fail(Option.none())
 
 /**
  * Builds the provider with its own keep-alive connection pool to the base URL's origin, closed
@@ -141,10 +139,10 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
           let failure: ProviderError | undefined
           const pull: Streaming.Pull<ChatChunk, ProviderError> = Effect.suspend(() => {
             if (failure !== undefined) return Effect.fail(Option.some(failure))
-            if (done) return end
+            if (done) return Streaming.endPull
             return Effect.matchEffect(opened.pull, {
               onFailure: Option.match({
-                onNone: () => end,
+                onNone: () => Streaming.endPull,
                 onSome: (error) => Effect.fail(Option.some(brokenConnection(error)))
               }),
               onSuccess: (texts) => {

@@ -7,7 +7,7 @@
  * @internal
  */
 import type * as Deadlines from "@switchyard/core/Deadlines"
-import type * as Streaming from "@switchyard/core/Streaming"
+import * as Streaming from "@switchyard/core/Streaming"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -186,7 +186,7 @@ export const make = (
               return Effect.succeed(Chunk.of(text))
             }
             if (failure !== undefined) return Effect.fail(Option.some(failure))
-            if (ended) return Effect.fail(Option.none())
+            if (ended) return Streaming.endPull
             return undefined
           }
           const wake = () => {
