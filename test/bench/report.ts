@@ -319,11 +319,25 @@ const renderLoad = ({ cells, modes }: Summary): ReadonlyArray<string> => {
   ]
 }
 
+/** The routing layer's cost: fallback over three targets, the first healthy, against `single`. */
+const routingLine = ({ rows }: Stages): string | undefined => {
+  const single = rows.find((r) => r.stage.includes("strategy single"))
+  const fallback = rows.find((r) => r.stage.startsWith("+ fallback over a,b,c (a healthy)"))
+  const guarded = rows.find((r) => r.stage.startsWith("+ fallback over a,b,c with retries"))
+  if (single === undefined || fallback === undefined) return undefined
+  const versus = (row: StageRow) =>
+    `${signed(minus(row.json, single.json), 1)} / ${signed(minus(row.stream, single.stream), 1)} µs`
+  return `**Routing layer** (json / stream, against \`single\`): fallback over 3 targets with the first healthy ${versus(fallback)}` +
+    (guarded === undefined ? "" : `; the same with retries, circuit breakers and a request timeout on every target ${versus(guarded)}`) +
+    "."
+}
+
 const renderStageSection = (stages: Stages): ReadonlyArray<string> => [
   "## Pipeline stages (in process, no HTTP)",
   "",
   renderStages(stages),
   "",
+  ...(routingLine(stages) === undefined ? [] : [routingLine(stages)!, ""]),
   "CPU µs per `gateway.chat` (json) and per `gateway.chatStream` in `Effect.scoped`, its pull read to the end as the HTTP layer does (stream), " +
   `${stages.inFlight} requests in flight, gateways built from \`@switchyard/core\`'s public Layers around a provider that answers at once ` +
   "(a fixed ChatResponse; 20 content chunks and a usage chunk in one pull, through `openStream`). Every row is the baseline (no alias, no plugin, `Hooks.layerNone`, " +

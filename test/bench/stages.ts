@@ -10,9 +10,11 @@
  * Progress and the table go to stderr; the result, as one `stages: JSON` line, to stdout.
  */
 import * as Catalog from "@switchyard/core/Catalog"
+import * as CircuitBreaker from "@switchyard/core/CircuitBreaker"
 import type { ChatChunk, ChatRequest, ChatResponse } from "@switchyard/core/ChatSchema"
 import * as Gateway from "@switchyard/core/Gateway"
 import * as Hooks from "@switchyard/core/Hooks"
+import * as LatencyStats from "@switchyard/core/LatencyStats"
 import * as Plugins from "@switchyard/core/Plugins"
 import { type Provider, streamFromOpen } from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
@@ -97,17 +99,30 @@ const passThrough: Plugins.Plugin = {
 }
 const aliases = { [alias]: model }
 const targets = [{ virtual_key: "a" }, { virtual_key: "b" }, { virtual_key: "c" }]
+/** What a production fallback carries per target: retries, a circuit breaker, a request timeout. */
+const guarded = targets.map((t) => ({
+  ...t,
+  retry: { attempts: 3, on_status_codes: [429, 503] },
+  circuit_breaker: { failure_threshold: 5, timeout: 30_000 },
+  timeouts: { request: 60_000 }
+}))
 const baseline: Setup = { stage: "baseline", config: {}, providers: ["a"], plugins: [], hooks: false, model }
 const setups: ReadonlyArray<Setup> = [
   baseline,
   { ...baseline, stage: "+ alias", config: { aliases }, model: alias },
   { ...baseline, stage: "+ pass-through plugin (before, after, onError)", plugins: [passThrough] },
   { ...baseline, stage: "+ accounting hooks (counting handler)", hooks: true },
-  { ...baseline, stage: "+ targets a,b,c, strategy single", config: { strategy: { mode: "single" }, targets }, providers: ["a", "b", "c"] },
+  { ...baseline, stage: "+ target a, strategy single", config: { strategy: { mode: "single" }, targets: [targets[0]!] }, providers: ["a", "b", "c"] },
   { ...baseline, stage: "+ fallback over a,b,c (a healthy)", config: { strategy: { mode: "fallback" }, targets }, providers: ["a", "b", "c"] },
   {
-    stage: "all of them (alias, plugin, hooks, fallback)",
-    config: { aliases, strategy: { mode: "fallback" }, targets },
+    ...baseline,
+    stage: "+ fallback over a,b,c with retries, breakers, timeouts",
+    config: { strategy: { mode: "fallback" }, targets: guarded },
+    providers: ["a", "b", "c"]
+  },
+  {
+    stage: "all of them (alias, plugin, hooks, guarded fallback)",
+    config: { aliases, strategy: { mode: "fallback" }, targets: guarded },
     providers: ["a", "b", "c"],
     plugins: [passThrough],
     hooks: true,
@@ -124,10 +139,13 @@ const gatewayLayer = (setup: Setup): Layer.Layer<Gateway.Gateway | Hooks.Hooks> 
     (registry) => Effect.forEach(setup.providers, (name) => registry.register(instant(name)), { discard: true })
   ))
   return Gateway.layer(setup.config).pipe(
+    Layer.orDie,
     Layer.provide(providers),
     Layer.provideMerge(Layer.mergeAll(
       ProviderRegistry.layer,
       Catalog.layer,
+      CircuitBreaker.layer,
+      LatencyStats.layer,
       setup.plugins.length === 0 ? Plugins.layerEmpty : Plugins.layer(setup.plugins),
       setup.hooks ? counting : Hooks.layerNone
     ))

@@ -10,7 +10,8 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
+import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
@@ -86,3 +87,36 @@ export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(fun
     }
   }
 })
+
+/**
+ * Runs `effect` on a child fiber and fails with `onTimeout()` when it has not finished within
+ * `millis`, interrupting it. One fork, where `Effect.timeout` races two.
+ *
+ * @since 0.1.0 @category Combinators
+ */
+export const within = <A, E, R, E2>(
+  deadlines: Deadlines,
+  millis: number,
+  onTimeout: () => E2,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | E2, R> =>
+  Effect.flatMap(Effect.fork(effect), (fiber) =>
+    Effect.async<A, E | E2>((resume) => {
+      let settled = false
+      const cancel = deadlines.after(millis, () => {
+        if (settled) return
+        settled = true
+        fiber.unsafeInterruptAsFork(FiberId.none)
+        resume(Effect.fail(onTimeout()))
+      })
+      fiber.addObserver((exit: Exit.Exit<A, E>) => {
+        cancel()
+        if (settled) return
+        settled = true
+        resume(exit)
+      })
+      return Effect.suspend(() => {
+        cancel()
+        return Fiber.interrupt(fiber)
+      })
+    }))

@@ -17,14 +17,21 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Stream from "effect/Stream"
 import * as Catalog from "./Catalog.js"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Usage } from "./ChatSchema.js"
+import * as CircuitBreaker from "./CircuitBreaker.js"
+import * as Deadlines from "./Deadlines.js"
 import type { GatewayError } from "./GatewayError.js"
 import { httpStatus, ProviderOutputError } from "./GatewayError.js"
 import * as Hooks from "./Hooks.js"
+import * as LatencyStats from "./LatencyStats.js"
 import * as Plugins from "./Plugins.js"
 import type { Provider } from "./Provider.js"
 import * as ProviderRegistry from "./ProviderRegistry.js"
 import * as RequestContext from "./RequestContext.js"
+import * as Router from "./Router.js"
 import * as Routing from "./Routing.js"
+import type { Candidate } from "./RoutingStrategy.js"
+import * as RoutingStrategy from "./RoutingStrategy.js"
+import * as StreamFailover from "./StreamFailover.js"
 import * as Streaming from "./Streaming.js"
 
 /** @since 0.1.0 @category Models */
@@ -32,6 +39,10 @@ export interface ChatResult {
   readonly response: ChatResponse
   /** The name of the provider that answered. */
   readonly provider: string
+  /** Upstream calls made for this answer, retries and failovers included. */
+  readonly attempts: number
+  /** The `ab-test` variant that answered. */
+  readonly variant?: string | undefined
 }
 
 /** @since 0.1.0 @category Models */
@@ -43,7 +54,11 @@ export interface StreamResult {
    * reading it costs no Stream run. `stream` and `pull` share one source: consume one of them.
    */
   readonly pull: Streaming.Pull<ChatChunk, GatewayError>
+  /** The provider that sent the first chunk. */
   readonly provider: string
+  /** Upstream calls made until the first chunk. */
+  readonly attempts: number
+  readonly variant?: string | undefined
 }
 
 /** @since 0.1.0 @category Models */
@@ -68,44 +83,50 @@ export class Gateway extends Context.Tag("@switchyard/core/Gateway")<Gateway, Se
 const streamEnded = (provider: Provider): GatewayError =>
   new ProviderOutputError({ provider: provider.name, detail: "the stream ended before any chunk" })
 
-const firstChunkOrFail = (provider: Provider) =>
-  Effect.flatMap(Option.match({
-    onNone: () => Effect.fail(streamEnded(provider)),
-    onSome: (pull: Streaming.Pull<ChatChunk, GatewayError>) => Effect.succeed(pull)
-  }))
+/**
+ * One streaming attempt: opens the provider's stream in a scope of its own (closed at once if
+ * the attempt fails, or when a mid-stream failover abandons it) and waits for the first chunk,
+ * so that a failure before the first byte can still be retried or fall back.
+ */
+const openAttempt = (provider: Provider, req: ChatRequest): Effect.Effect<StreamFailover.Opened, GatewayError, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (parent) =>
+    Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
+      (provider.openStream !== undefined ? provider.openStream(req) : Stream.toPull(provider.chatStream(req))).pipe(
+        Effect.flatMap(Streaming.awaitFirstPull),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.fail(streamEnded(provider)),
+          onSome: (pull) => Effect.succeed({ pull, scope })
+        })),
+        Scope.extend(scope),
+        Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
+      )))
 
 /**
- * Opens a provider's stream and waits for its first chunk, so that a failure before the first
- * byte can be retried or fall back; a successful attempt lives as long as the caller's scope.
- * A provider's own `openStream` releases what a failed attempt held itself. A `chatStream` is
- * read in a child scope, closed at once when the attempt fails.
+ * Builds the gateway. The routing configuration is validated against the registered providers
+ * first: a bad one fails here, with the path of every bad field.
+ *
+ * @since 0.1.0 @category Constructors
  */
-const openStream = (provider: Provider, req: ChatRequest): Effect.Effect<Streaming.Pull<ChatChunk, GatewayError>, GatewayError, Scope.Scope> =>
-  provider.openStream !== undefined
-    ? provider.openStream(req).pipe(Effect.flatMap(Streaming.awaitFirstPull), firstChunkOrFail(provider))
-    : Effect.flatMap(Effect.scope, (parent) =>
-      Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
-        Stream.toPull(provider.chatStream(req)).pipe(
-          Effect.flatMap(Streaming.awaitFirstPull),
-          firstChunkOrFail(provider),
-          Scope.extend(scope),
-          Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
-        )))
-
-/** @since 0.1.0 @category Constructors */
 export const make = (config: Routing.RoutingConfig) =>
   Effect.gen(function*() {
     const registry = yield* ProviderRegistry.ProviderRegistry
     const catalog = yield* Catalog.Catalog
     const plugins = yield* Plugins.Plugins
     const hooks = yield* Hooks.Hooks
+    const breakers = yield* CircuitBreaker.CircuitBreakers
+    const latency = yield* LatencyStats.LatencyStats
+    const routing = yield* Routing.validate(config, registry.all().map((p) => p.name))
+    const deadlines = yield* Deadlines.make
+    const router = yield* Router.make({ breakers, latency, deadlines, timeouts: routing.timeouts })
+    const planner = RoutingStrategy.make(routing, { registry, catalog, latency })
+    const midStreamFailover = routing.strategy?.mid_stream_failover === true
 
     const prepare = (req: ChatRequest, ctx: RequestContext.RequestContext) =>
-      plugins.beforeRequest({ ...req, model: Routing.resolveAlias(config, req.model) }, ctx).pipe(
+      plugins.beforeRequest({ ...req, model: Routing.resolveAlias(routing, req.model) }, ctx).pipe(
         Effect.flatMap((prepared) =>
-          Effect.map(Routing.resolve(config, registry, prepared.model), (route) => ({
-            route,
-            upstream: route.model === prepared.model ? prepared : { ...prepared, model: route.model }
+          Effect.map(planner(prepared, ctx), (plan) => ({
+            plan,
+            upstream: plan.model === prepared.model ? prepared : { ...prepared, model: plan.model }
           }))
         )
       )
@@ -114,9 +135,11 @@ export const make = (config: Routing.RoutingConfig) =>
       ctx: RequestContext.RequestContext,
       req: ChatRequest,
       stream: boolean,
-      provider: string | undefined,
+      served: Candidate | undefined,
+      trace: Router.Trace,
       exit: Exit.Exit<unknown, GatewayError>,
-      usage: Usage | undefined
+      usage: Usage | undefined,
+      failovers = 0
     ) => {
       const failure = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
       const interrupted = Exit.isInterrupted(exit)
@@ -124,11 +147,14 @@ export const make = (config: Routing.RoutingConfig) =>
         requestId: ctx.requestId,
         ingress: ctx.ingress,
         model: req.model,
-        provider,
+        provider: served?.provider.name,
+        variant: served?.label,
         stream,
         outcome: Exit.isSuccess(exit) ? "success" : interrupted ? "interrupted" : "error",
         status: failure !== undefined ? httpStatus(failure) : interrupted ? 499 : Exit.isSuccess(exit) ? 200 : 500,
         latencyMs: Date.now() - ctx.startedAt,
+        attempts: trace.attempts,
+        failovers,
         usage,
         costUsd: usage === undefined ? undefined : Option.getOrUndefined(catalog.cost(req.model, usage)),
         error: failure?.message
@@ -138,30 +164,30 @@ export const make = (config: Routing.RoutingConfig) =>
     const onError = (ctx: RequestContext.RequestContext) => (error: GatewayError) => plugins.onError(error, ctx)
 
     const chat: Service["chat"] = (req, ctx = RequestContext.make()) => {
-      let provider: string | undefined
+      const trace: Router.Trace = { attempts: 0 }
+      let served: Candidate | undefined
       let usage: Usage | undefined
       return prepare(req, ctx).pipe(
-        Effect.flatMap(({ route, upstream }) =>
-          Routing.firstSuccess(route.candidates, (p) =>
-            Effect.map(p.chat(upstream), (response) => {
-              provider = p.name
-              return response
-            }))
-        ),
-        Effect.flatMap((response) => plugins.afterResponse(response, ctx)),
+        Effect.flatMap(({ plan, upstream }) => router.run(plan, (c) => c.provider.chat(upstream), trace)),
+        Effect.flatMap((result) => {
+          served = result.candidate
+          return plugins.afterResponse(result.value, ctx)
+        }),
         Effect.map((response): ChatResult => {
           usage = response.usage
-          return { response, provider: provider! }
+          return { response, provider: served!.provider.name, attempts: trace.attempts, variant: served!.label }
         }),
         Effect.tapError(onError(ctx)),
-        Effect.onExit((exit) => account(ctx, req, false, provider, exit, usage))
+        Effect.onExit((exit) => account(ctx, req, false, served, trace, exit, usage))
       )
     }
 
     const chatStream: Service["chatStream"] = (req, ctx = RequestContext.make()) => {
       const clientWantsUsage = req.stream_options?.include_usage === true
-      let provider: string | undefined
+      const trace: Router.Trace = { attempts: 0 }
+      let served: Candidate | undefined
       let usage: Usage | undefined
+      let failovers = 0
       // Usage is always requested upstream, for accounting; the client sees it only if it asked.
       const observe = (chunks: Chunk.Chunk<ChatChunk>): Chunk.Chunk<ChatChunk> => {
         let out: Array<ChatChunk> | undefined
@@ -197,22 +223,40 @@ export const make = (config: Routing.RoutingConfig) =>
       const accountOnClose = Effect.flatMap(Effect.scope, (scope) =>
         Scope.addFinalizer(
           scope,
-          Effect.suspend(() => account(ctx, req, true, provider, ended ?? Exit.interrupt(FiberId.none), usage))
+          Effect.suspend(() =>
+            account(ctx, req, true, served, trace, ended ?? Exit.interrupt(FiberId.none), usage, failovers)
+          )
         ))
       return prepare(req, ctx).pipe(
-        Effect.flatMap(({ route, upstream }) => {
+        Effect.flatMap(({ plan, upstream }) => {
           const withUsage: ChatRequest = { ...upstream, stream: true, stream_options: { ...upstream.stream_options, include_usage: true } }
-          return Routing.firstSuccess(route.candidates, (p) =>
-            Effect.map(openStream(p, withUsage), (pull) => {
-              provider = p.name
-              return pull
-            }))
+          const open = (c: Candidate, request: ChatRequest) => openAttempt(c.provider, request)
+          return Effect.flatMap(router.run(plan, (c) => open(c, withUsage), trace), (first) => {
+            served = first.candidate
+            return midStreamFailover
+              ? StreamFailover.continuing({
+                router,
+                plan,
+                trace,
+                request: withUsage,
+                served: first,
+                open,
+                onFailover: () => void failovers++
+              })
+              : Effect.succeed(router.watch(first.value.pull, first.candidate))
+          })
         }),
         Effect.tapError(onError(ctx)),
-        Effect.tapErrorCause((cause) => account(ctx, req, true, provider, Exit.failCause(cause), undefined)),
+        Effect.tapErrorCause((cause) => account(ctx, req, true, served, trace, Exit.failCause(cause), undefined)),
         Effect.flatMap((pull) => {
           const chunks = observed(pull)
-          return Effect.as(accountOnClose, { provider: provider!, pull: chunks, stream: Streaming.toStream(chunks) })
+          return Effect.as(accountOnClose, {
+            provider: served!.provider.name,
+            attempts: trace.attempts,
+            variant: served!.label,
+            pull: chunks,
+            stream: Streaming.toStream(chunks)
+          })
         })
       )
     }
@@ -240,18 +284,32 @@ export const make = (config: Routing.RoutingConfig) =>
     return Gateway.of({ chat, chatStream, models })
   })
 
+/** What a gateway needs besides its configuration. @since 0.1.0 @category Models */
+export type Requirements =
+  | ProviderRegistry.ProviderRegistry
+  | Catalog.Catalog
+  | Plugins.Plugins
+  | Hooks.Hooks
+  | CircuitBreaker.CircuitBreakers
+  | LatencyStats.LatencyStats
+
 /** @since 0.1.0 @category Layers */
 export const layer = (
   config: Routing.RoutingConfig = {}
-): Layer.Layer<Gateway, never, ProviderRegistry.ProviderRegistry | Catalog.Catalog | Plugins.Plugins | Hooks.Hooks> =>
-  Layer.effect(Gateway, make(config))
+): Layer.Layer<Gateway, Routing.InvalidRoutingConfig, Requirements> => Layer.scoped(Gateway, make(config))
 
 /**
  * What a gateway needs besides its providers: an empty registry for provider Layers to fill,
- * the built-in catalog, no plugins, no hooks. Provide it once, below the provider Layers.
+ * the built-in catalog, no plugins, no hooks, in-memory circuit breakers and latency windows.
+ * Provide it once, below the provider Layers.
  *
  * @since 0.1.0 @category Layers
  */
-export const defaults: Layer.Layer<
-  ProviderRegistry.ProviderRegistry | Catalog.Catalog | Plugins.Plugins | Hooks.Hooks
-> = Layer.mergeAll(ProviderRegistry.layer, Catalog.layer, Plugins.layerEmpty, Hooks.layerNone)
+export const defaults: Layer.Layer<Requirements> = Layer.mergeAll(
+  ProviderRegistry.layer,
+  Catalog.layer,
+  Plugins.layerEmpty,
+  Hooks.layerNone,
+  CircuitBreaker.layer,
+  LatencyStats.layer
+)

@@ -50,10 +50,17 @@ export class ProviderUnreachable extends Schema.TaggedError<ProviderUnreachable>
  */
 export class ProviderTimeout extends Schema.TaggedError<ProviderTimeout>("@switchyard/core/ProviderTimeout")(
   "ProviderTimeout",
-  { provider: Schema.String, afterMillis: Schema.Number }
+  {
+    provider: Schema.String,
+    afterMillis: Schema.Number,
+    /** A stream that went quiet after its first chunk, rather than an answer that never came. */
+    idle: Schema.optional(Schema.Boolean)
+  }
 ) {
   override get message() {
-    return `Provider '${this.provider}' did not answer within ${this.afterMillis} ms`
+    return this.idle === true
+      ? `Provider '${this.provider}' sent nothing for ${this.afterMillis} ms in the middle of a stream`
+      : `Provider '${this.provider}' did not answer within ${this.afterMillis} ms`
   }
 }
 
@@ -72,6 +79,8 @@ export class ProviderStatusError extends Schema.TaggedError<ProviderStatusError>
   upstreamMessage: Schema.optional(Schema.String),
   upstreamType: Schema.optional(Schema.String),
   upstreamCode: Schema.optional(Schema.String),
+  /** The request field the upstream blamed (OpenAI's `param`). */
+  upstreamParam: Schema.optional(Schema.String),
   retryAfterMillis: Schema.optional(Schema.Number)
 }) {
   override get message() {
@@ -108,11 +117,28 @@ export class RequestRejected extends Schema.TaggedError<RequestRejected>("@switc
   { plugin: Schema.String, status: Schema.Number, message: Schema.String }
 ) {}
 
-/** @since 0.1.0 @category Errors */
-export type GatewayError = InvalidRequest | ModelNotFound | RequestRejected | ProviderError
+/**
+ * Every target that could serve the request has its circuit breaker open: the gateway did not
+ * call any of them. `retryAfterMillis` is when the first of them lets a probe through.
+ *
+ * @since 0.1.0 @category Errors
+ */
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>("@switchyard/core/CircuitOpen")("CircuitOpen", {
+  targets: Schema.Array(Schema.String),
+  retryAfterMillis: Schema.Number
+}) {
+  override get message() {
+    const seconds = Math.max(1, Math.ceil(this.retryAfterMillis / 1000))
+    const which = this.targets.map((t) => `'${t}'`).join(", ")
+    return `No target is available: the circuit breaker of ${which} is open after repeated failures; retry in ${seconds} s`
+  }
+}
 
 /** @since 0.1.0 @category Errors */
-export const GatewayError = Schema.Union(InvalidRequest, ModelNotFound, RequestRejected, ProviderError)
+export type GatewayError = InvalidRequest | ModelNotFound | RequestRejected | CircuitOpen | ProviderError
+
+/** @since 0.1.0 @category Errors */
+export const GatewayError = Schema.Union(InvalidRequest, ModelNotFound, RequestRejected, CircuitOpen, ProviderError)
 
 const retryableStatuses: ReadonlySet<number> = new Set([408, 409, 429])
 
@@ -164,6 +190,8 @@ export const httpStatus = (error: GatewayError): number => {
       return isErrorStatus(error.status) ? error.status : 502
     case "ProviderTimeout":
       return 504
+    case "CircuitOpen":
+      return 503
     case "ProviderUnreachable":
     case "ProviderOutputError":
       return 502

@@ -16,11 +16,18 @@ export interface RequestEvent {
   readonly requestId: string
   readonly ingress: string
   readonly model: string
+  /** The provider that answered (for a stream, the one that sent the first chunk). */
   readonly provider: string | undefined
+  /** The `ab-test` variant's label. */
+  readonly variant: string | undefined
   readonly stream: boolean
   readonly outcome: "success" | "error" | "interrupted"
   readonly status: number
   readonly latencyMs: number
+  /** Upstream calls made, retries and failovers included. */
+  readonly attempts: number
+  /** Times a broken stream was continued on another provider. */
+  readonly failovers: number
   readonly usage: Usage | undefined
   readonly costUsd: number | undefined
   readonly error: string | undefined

@@ -30,6 +30,12 @@ export interface Provider {
    */
   readonly openStream?: (req: ChatRequest) => Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope>
   readonly listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
+  /**
+   * Whether the upstream continues a trailing assistant message marked `prefix: true` instead
+   * of starting a new one (an assistant prefill). Mid-stream failover continues a broken
+   * stream only on providers that do.
+   */
+  readonly supportsPrefill?: boolean
 }
 
 const familiesByKind: Record<string, ReadonlyArray<string>> = {

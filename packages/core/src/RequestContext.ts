@@ -10,6 +10,8 @@ export interface RequestContext {
   /** The wire format the client spoke: `openai`, `anthropic`, `gemini`, `responses`, or `inprocess`. */
   readonly ingress: string
   readonly startedAt: number
+  /** The request's headers, names in lower case (what `conditional` routing may match on). */
+  readonly headers?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 /**
@@ -24,5 +26,6 @@ export const newRequestId = (): string => `req_${crypto.randomUUID().replaceAll(
 export const make = (options?: Partial<RequestContext>): RequestContext => ({
   requestId: options?.requestId ?? newRequestId(),
   ingress: options?.ingress ?? "inprocess",
-  startedAt: options?.startedAt ?? Date.now()
+  startedAt: options?.startedAt ?? Date.now(),
+  headers: options?.headers
 })

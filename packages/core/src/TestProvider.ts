@@ -62,6 +62,8 @@ export interface Options {
   readonly listModels?: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
   /** Also implement `openStream` over the same stream (the pull the gateway prefers), as real adapters do. */
   readonly openStream?: boolean
+  /** Declare that it continues an assistant prefill (a candidate for mid-stream failover). */
+  readonly supportsPrefill?: boolean
 }
 
 /** @since 0.1.0 @category Models */
@@ -91,7 +93,8 @@ export const make = (options: Options): TestProvider => {
       : {}),
     listModels: options.listModels ?? Effect.succeed(
       options.models.filter((m) => !m.includes("*")).map((id) => ({ id, object: "model", created: 0, owned_by: options.name }))
-    )
+    ),
+    ...(options.supportsPrefill === true ? { supportsPrefill: true } : {})
   }
   return { provider, received, layer: ProviderRegistry.register(Effect.succeed(provider)) }
 }

@@ -26,3 +26,15 @@ export * as Streaming from "./Streaming.js"
 export * as Deadlines from "./Deadlines.js"
 /** @since 0.1.0 */
 export * as EventStream from "./EventStream.js"
+/** @since 0.1.0 */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+/** @since 0.1.0 */
+export * as LatencyStats from "./LatencyStats.js"
+/** @since 0.1.0 */
+export * as RetryPolicy from "./RetryPolicy.js"
+/** @since 0.1.0 */
+export * as Router from "./Router.js"
+/** @since 0.1.0 */
+export * as RoutingStrategy from "./RoutingStrategy.js"
+/** @since 0.1.0 */
+export * as StreamFailover from "./StreamFailover.js"

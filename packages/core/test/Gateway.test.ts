@@ -5,6 +5,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type { ChatRequest } from "@switchyard/core/ChatSchema"
@@ -67,13 +68,14 @@ describe("Gateway.chat", () => {
     }).pipe(Effect.provide(gatewayWith({ aliases: { fast: "gpt-4o-mini" } }, [openai.layer])))
   })
 
+  // Jitter draws from `Random`: fixed at 0.5 it is exactly 1.0x, so the backoff is the nominal one.
   it.effect("retries a retryable status on the Schedule's backoff, then succeeds", () => {
     const flaky = fakeProvider("flaky", ["gpt-*"], (req, call) =>
       call < 2 ? Effect.fail(statusError("flaky", 503)) : Effect.succeed(response(req.model, "third time")))
     const config = { targets: [{ virtual_key: "flaky", retry: { attempts: 3, initial_backoff_ms: 1000 } }] }
     return Effect.gen(function*() {
       const gw = yield* Gateway.Gateway
-      const fiber = yield* Effect.fork(gw.chat(request("gpt-4o")))
+      const fiber = yield* Effect.fork(gw.chat(request("gpt-4o")).pipe(Effect.withRandom(Random.fixed([0.5]))))
       yield* TestClock.adjust("999 millis")
       assert.strictEqual(flaky.received.length, 1)
       yield* TestClock.adjust("1 millis")

@@ -2,7 +2,8 @@
  * The OpenAI-compatible HTTP API over core's `Gateway`: `POST /v1/chat/completions` (JSON or
  * SSE), `GET /v1/models`, `GET /health`. A library: the server package serves `make()`.
  *
- * Every answer carries `x-request-id`; chat answers carry `x-switchyard-provider`. Every error
+ * Every answer carries `x-request-id`; chat answers carry `x-switchyard-provider`,
+ * `x-switchyard-attempts` and, under an ab-test, `x-switchyard-variant`. Every error
  * is answered through `HttpErrors` in the OpenAI envelope.
  *
  * @since 0.1.0
@@ -60,7 +61,12 @@ export const handler = <E, R>(
   ingress = "openai"
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | HttpServerRequest.HttpServerRequest> =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-    const ctx = RequestContext.make({ requestId: RequestId.fromHeaders(request.headers), ingress, startedAt: Date.now() })
+    const ctx = RequestContext.make({
+      requestId: RequestId.fromHeaders(request.headers),
+      ingress,
+      startedAt: Date.now(),
+      headers: request.headers
+    })
     return Effect.catchAllCause(body(request, ctx), (cause) => errorResponse(cause, ctx.requestId))
   })
 
@@ -80,9 +86,22 @@ const json = (body: unknown, headers: Record<string, string>) => {
   return HttpServerResponse.raw(text, { contentType: "application/json", contentLength: Buffer.byteLength(text), headers })
 }
 
+/** Which provider answered, after how many upstream calls, and the ab-test variant. */
+const routingHeaders = (
+  ctx: RequestContext.RequestContext,
+  result: { readonly provider: string; readonly attempts: number; readonly variant?: string | undefined }
+): Record<string, string> => {
+  const headers: Record<string, string> = {
+    "x-request-id": ctx.requestId,
+    "x-switchyard-provider": result.provider,
+    "x-switchyard-attempts": String(result.attempts)
+  }
+  if (result.variant !== undefined) headers["x-switchyard-variant"] = result.variant
+  return headers
+}
+
 const chatJson = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
-  Effect.map(gateway.chat(req, ctx), (result) =>
-    json(result.response, { "x-request-id": ctx.requestId, "x-switchyard-provider": result.provider }))
+  Effect.map(gateway.chat(req, ctx), (result) => json(result.response, routingHeaders(ctx, result)))
 
 /**
  * `chatStream` has waited for the first chunk, so a failure before it fails here and gets a
@@ -95,11 +114,7 @@ const chatSse = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext
       Sse.encode(result.pull, (cause) => Effect.map(HttpErrors.describeCauseLogged(cause, ctx.requestId), HttpErrors.openAi)),
       {
         contentType: "text/event-stream",
-        headers: {
-          "cache-control": "no-cache",
-          "x-request-id": ctx.requestId,
-          "x-switchyard-provider": result.provider
-        }
+        headers: { "cache-control": "no-cache", ...routingHeaders(ctx, result) }
       }
     ))
 

@@ -142,11 +142,20 @@ export const describe = (error: HttpError): ErrorInfo => {
         status: httpStatus(error),
         type: error.upstreamType ?? "upstream_error",
         message: error.message,
-        param: null,
+        param: error.upstreamParam ?? null,
         code: error.upstreamCode ?? null,
         headers: { "x-switchyard-provider": error.provider, ...retryAfter }
       }
     }
+    case "CircuitOpen":
+      return {
+        status: 503,
+        type: "server_error",
+        message: error.message,
+        param: null,
+        code: "circuit_open",
+        headers: { "retry-after": String(Math.max(1, Math.ceil(error.retryAfterMillis / 1000))) }
+      }
     case "ProviderUnreachable":
       return upstream(error, "provider_unreachable")
     case "ProviderOutputError":

@@ -36,6 +36,8 @@ layer(Layer.fresh(serve(fake)), { excludeTestServices: true })("HttpApi", (it) =
         assert.include(res.headers["content-type"], "application/json")
         assert.strictEqual(res.json.choices[0].message.content, "Hello")
         assert.strictEqual(res.headers["x-switchyard-provider"], "fake")
+        assert.strictEqual(res.headers["x-switchyard-attempts"], "1")
+        assert.isUndefined(res.headers["x-switchyard-variant"])
         assert.match(res.headers["x-request-id"]!, /^req_[0-9a-f]{32}$/)
         const received = fake.received.at(-1)!
         assert.deepStrictEqual(received["metadata"], { team: "a" })
@@ -43,6 +45,7 @@ layer(Layer.fresh(serve(fake)), { excludeTestServices: true })("HttpApi", (it) =
         const ctx = fake.contexts.at(-1)!
         assert.strictEqual(ctx.ingress, "openai")
         assert.strictEqual(ctx.requestId, res.headers["x-request-id"])
+        assert.strictEqual(ctx.headers?.["content-type"], "application/json", "conditional routing can read headers")
       }))
 
     it.effect("echoes a sane x-request-id and replaces one that is not", () =>
@@ -213,6 +216,7 @@ layer(Layer.fresh(serve(fake)), { excludeTestServices: true })("HttpApi", (it) =
         const error = envelope(res.json)
         assert.strictEqual(error.message, "Invalid value for 'temperature'")
         assert.strictEqual(error.type, "invalid_request_error")
+        assert.strictEqual(error.param, "temperature")
         yield* healthy
       }))
 

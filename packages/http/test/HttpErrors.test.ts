@@ -36,6 +36,15 @@ describe("HttpErrors.describe", () => {
     assert.strictEqual(status.message, "Provider 'p' answered with status 503")
   })
 
+  it("answers open circuits with 503, circuit_open and a retry-after in whole seconds", () => {
+    const info = HttpErrors.describe(new GatewayError.CircuitOpen({ targets: ["a", "b"], retryAfterMillis: 12_300 }))
+    assert.deepStrictEqual(
+      { status: info.status, code: info.code, headers: info.headers },
+      { status: 503, code: "circuit_open", headers: { "retry-after": "13" } }
+    )
+    assert.include(info.message, "'a', 'b'")
+  })
+
   it("answers a rejection with its status", () => {
     const info = HttpErrors.describe(new GatewayError.RequestRejected({ plugin: "guard", status: 403, message: "blocked" }))
     assert.deepStrictEqual(

@@ -20,6 +20,10 @@
  *   last message is from the user, the answer is a call to the first tool (or to the tool
  *   `tool_choice` names) with arguments `"{}"` and `finish_reason` `"tool_calls"`. If the last
  *   message is a `tool` message, the answer is a text that quotes the tool's result.
+ * - **Prefill.** If the last message is an assistant message marked `prefix: true` (or the
+ *   body sets vLLM's `continue_final_message`), the answer continues it: the rest of the plain
+ *   answer after the prefill when the prefill is its beginning, else the whole plain answer.
+ *   So a stream broken off and continued elsewhere reads exactly like an unbroken one.
  * - **Streams.** The plain answer is spread over exactly `chunks` content chunks (some empty
  *   when `chunks` exceeds `tokens`); any other text answer (cut by a limit, or quoting a tool
  *   result) over `min(chunks, its words)`; a tool call is one chunk.
@@ -225,6 +229,13 @@ const textAnswer = (req: ChatSchema.ChatRequest, text: string, length: number): 
  */
 export const answer = (req: ChatSchema.ChatRequest, settings: Settings, id: string): Answer => {
   const last = req.messages[req.messages.length - 1]
+  if (last?.role === "assistant" && (last["prefix"] === true || req["continue_final_message"] === true)) {
+    // A prefill: continue the simulator's own answer after it (or give the whole answer after
+    // a prefill it did not write), as a real model continues the text it is handed.
+    const prefill = contentText(last.content)
+    const rest = settings.text.startsWith(prefill) ? settings.text.slice(prefill.length) : settings.text
+    return textAnswer(req, rest, words(rest.trim()).length)
+  }
   if (last?.role === "tool") {
     const text = `This is a simulated answer from the Switchyard mock provider. The tool returned: ${
       contentText(last.content)

@@ -187,6 +187,34 @@ describe("Simulation", () => {
     }
   })
 
+  describe("prefill", () => {
+    const settings = Simulation.settings({ tokens: 12, chunks: 4 })
+    const full = Simulation.answerText(12)
+    const continued = (prefill: string, extra: Record<string, unknown> = { prefix: true }, body: Record<string, unknown> = {}) =>
+      Simulation.streamChunks(
+        { ...ask("hi"), ...body, messages: [{ role: "user", content: "hi" }, { role: "assistant", content: prefill, ...extra }] },
+        settings,
+        meta
+      )
+
+    it("continues its own answer after a prefix-marked prefill, so prefill + continuation is the whole answer", () => {
+      for (const cut of [1, 9, 30, full.length - 1]) {
+        const prefill = full.slice(0, cut)
+        assert.strictEqual(prefill + contentOf(continued(prefill)), full, `cut at ${cut}`)
+      }
+    })
+
+    it("honours vLLM's continue_final_message flag the same way", () => {
+      const prefill = full.slice(0, 20)
+      assert.strictEqual(prefill + contentOf(continued(prefill, {}, { continue_final_message: true })), full)
+    })
+
+    it("answers in full after a prefill it did not write, and ignores an unmarked assistant message", () => {
+      assert.strictEqual(contentOf(continued("Something else ")), full)
+      assert.strictEqual(contentOf(continued(full.slice(0, 20), {})), full)
+    })
+  })
+
   describe("tools round trip", () => {
     it("calls the first tool when the last message is from the user", () => {
       const req = ask("weather in Paris?", { tools: [weather, clock] })

@@ -50,6 +50,13 @@ export interface Options {
    * minutes.
    */
   readonly timeout?: Duration.DurationInput
+  /**
+   * Whether and how the upstream continues an assistant prefill, which mid-stream failover
+   * needs to continue a broken answer here: `prefix` (Mistral, DeepSeek: the trailing
+   * assistant message is sent with `prefix: true`) or `continue_final_message` (vLLM, SGLang).
+   * Default: none (OpenAI's own API starts a new message instead).
+   */
+  readonly prefill?: Wire.PrefillStyle | undefined
 }
 
 const defaultBaseUrl = "https://api.openai.com/v1"
@@ -108,7 +115,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
 
     const chat = (req: ChatRequest): Effect.Effect<ChatResponse, ProviderError> =>
       exchange(
-        { method: "POST", path: "/chat/completions", body: JSON.stringify(req), timeoutMillis },
+        { method: "POST", path: "/chat/completions", body: JSON.stringify(Wire.withPrefill(req, options.prefill)), timeoutMillis },
         (text) => Wire.parseChatResponse(name, text, redact)
       )
 
@@ -121,7 +128,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       const request: Transport.Request = {
         method: "POST",
         path: "/chat/completions",
-        body: JSON.stringify(Wire.streamingRequest(req)),
+        body: JSON.stringify(Wire.streamingRequest(Wire.withPrefill(req, options.prefill))),
         timeoutMillis
       }
       return Effect.flatMap(
@@ -183,7 +190,8 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       chat,
       chatStream: Provider.streamFromOpen(openStream),
       openStream,
-      listModels
+      listModels,
+      supportsPrefill: options.prefill !== undefined
     } satisfies Provider.Provider
   })
 

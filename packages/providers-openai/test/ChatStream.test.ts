@@ -153,6 +153,12 @@ describe("OpenAiProvider.chatStream", () => {
       assert.strictEqual(e1.status, 429)
       assert.strictEqual(e1.upstreamCode, "429")
 
+      // Some servers write the status as a string: "400" is still a terminal 400.
+      const asText = yield* build(() => FakeUpstream.sse(`data: {"error":{"message":"bad tool schema","code":"400"}}\n\n`))
+      const e3 = yield* Effect.flip(Stream.runDrain(asText.provider.chatStream(request)))
+      assert(e3._tag === "ProviderStatusError")
+      assert.strictEqual(e3.status, 400)
+
       const named = yield* build(() => FakeUpstream.sse(`event: error\ndata: overloaded, key ${secret}\n\n`))
       const e2 = yield* Effect.flip(Stream.runDrain(named.provider.chatStream(request)))
       assert(e2._tag === "ProviderStatusError")

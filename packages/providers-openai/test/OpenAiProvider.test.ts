@@ -103,6 +103,49 @@ describe("OpenAiProvider.chat", () => {
       }
     }))
 
+  describe("assistant prefill (what mid-stream failover continues on)", () => {
+    const prefilled: ChatRequest = {
+      ...request,
+      messages: [...request.messages, { role: "assistant", content: "Hello, wor", prefix: true }]
+    }
+
+    it.scoped("without a prefill style the provider does not claim to continue one", () =>
+      Effect.gen(function*() {
+        const { provider } = yield* build(() => FakeUpstream.json(completion))
+        assert.notStrictEqual(provider.supportsPrefill, true)
+      }))
+
+    it.scoped("prefix: the trailing assistant message goes as it is (Mistral, DeepSeek)", () =>
+      Effect.gen(function*() {
+        const { provider, requests } = yield* build(() => FakeUpstream.json(completion), { prefill: "prefix" })
+        assert.isTrue(provider.supportsPrefill)
+        yield* provider.chat(prefilled)
+        assert.deepStrictEqual(requests[0]!.body, prefilled)
+      }))
+
+    it.scoped("continue_final_message: vLLM's flags instead of the prefix mark, streams included", () =>
+      Effect.gen(function*() {
+        const { provider, requests } = yield* build(
+          () => FakeUpstream.sse(`data: ${JSON.stringify({ ...completion, object: "chat.completion.chunk", choices: [] })}\n\ndata: [DONE]\n\n`),
+          { prefill: "continue_final_message" }
+        )
+        assert.isTrue(provider.supportsPrefill)
+        yield* provider.chat(prefilled).pipe(Effect.ignore)
+        const sent = requests[0]!.body as Record<string, unknown>
+        assert.deepStrictEqual(sent.messages, [...request.messages, { role: "assistant", content: "Hello, wor" }])
+        assert.strictEqual(sent.continue_final_message, true)
+        assert.strictEqual(sent.add_generation_prompt, false)
+        yield* Effect.scoped(Effect.flatMap(provider.openStream!(prefilled), (pull) => pull)).pipe(Effect.ignore)
+        const streamed = requests[1]!.body as Record<string, unknown>
+        assert.deepStrictEqual(streamed.messages, sent.messages)
+        assert.strictEqual(streamed.continue_final_message, true)
+        assert.strictEqual(streamed.stream, true)
+        // A request that does not end with a prefill is sent untouched.
+        yield* provider.chat(request).pipe(Effect.ignore)
+        assert.deepStrictEqual(requests[2]!.body, request)
+      }))
+  })
+
   it.scoped("parses a completion, keeping fields it does not model", () =>
     Effect.gen(function*() {
       const { provider } = yield* build(() => FakeUpstream.json(completion))
@@ -199,6 +242,7 @@ describe("OpenAiProvider errors", () => {
       assert.strictEqual(error.upstreamMessage, body.error.message)
       assert.strictEqual(error.upstreamType, "invalid_request_error")
       assert.strictEqual(error.upstreamCode, "invalid_value")
+      assert.strictEqual(error.upstreamParam, "temperature")
       assert.strictEqual(error.message, body.error.message)
       assert.isUndefined(error.retryAfterMillis)
       assert.deepStrictEqual(JSON.parse(error.body), body)

@@ -8,7 +8,6 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Routing from "@switchyard/core/Routing"
 import * as Simulation from "@switchyard/providers-mock/Simulation"
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as YAML from "yaml"
@@ -26,6 +25,12 @@ export const ProviderConfig = Schema.Struct({
   models: Schema.optional(Schema.Array(NonEmpty)),
   headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   timeout_ms: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /**
+   * How the upstream continues an assistant prefill (mid-stream failover continues a broken
+   * answer only on providers that do): `prefix` (Mistral, DeepSeek) or `continue_final_message`
+   * (vLLM, SGLang). The mock provider always does.
+   */
+  prefill: Schema.optional(Schema.Literal("prefix", "continue_final_message")),
   /** Only for `type: mock`. */
   simulation: Schema.optional(Simulation.OptionsSchema)
 })
@@ -85,9 +90,6 @@ export class ConfigError extends Schema.TaggedError<ConfigError>("@switchyard/se
   }
 }
 
-const formatPath = (path: ReadonlyArray<PropertyKey>) =>
-  path.reduce<string>((acc, key) => typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`, "")
-
 const decodeFile = Schema.decodeUnknown(FileConfig, { errors: "all", onExcessProperty: "error" })
 
 /** Checks across fields that the schema cannot express. */
@@ -100,20 +102,11 @@ const crossCheck = (config: FileConfig, providers: ReadonlyArray<ProviderConfig>
     if (p.type !== "mock" && p.simulation !== undefined) {
       problems.push(`providers[${i}].simulation: only providers of type mock are simulated`)
     }
-  })
-  config.targets?.forEach((t, i) => {
-    if (!names.has(t.virtual_key)) {
-      problems.push(`targets[${i}].virtual_key: no provider is named '${t.virtual_key}' (known: ${[...names].join(", ")})`)
+    if (p.type === "mock" && p.prefill !== undefined) {
+      problems.push(`providers[${i}].prefill: the mock provider always continues a prefill; remove the field`)
     }
   })
-  for (const [alias, model] of Object.entries(config.aliases ?? {})) {
-    if (config.aliases?.[model] !== undefined) {
-      problems.push(`aliases.${alias}: '${model}' is itself an alias; aliases must name models`)
-    }
-  }
-  if (config.strategy?.mode === "single" && (config.targets?.length ?? 0) > 1) {
-    problems.push("strategy.mode: single routes to one target, but several are listed (use fallback)")
-  }
+  problems.push(...Routing.check(config, [...names]))
   return problems
 }
 
@@ -158,9 +151,7 @@ export const fromDocument = (
     Effect.mapError((error) =>
       new ConfigError({
         source,
-        problems: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
-          `${formatPath(issue.path) || "(root)"}: ${issue.message}`
-        )
+        problems: Routing.problemsOf(error)
       })
     ),
     Effect.flatMap((config) => {
@@ -180,7 +171,8 @@ export const fromDocument = (
         routing: {
           ...(config.strategy ? { strategy: config.strategy } : {}),
           ...(config.targets ? { targets: config.targets } : {}),
-          ...(config.aliases ? { aliases: config.aliases } : {})
+          ...(config.aliases ? { aliases: config.aliases } : {}),
+          ...(config.timeouts ? { timeouts: config.timeouts } : {})
         },
         providers,
         port,

@@ -27,7 +27,8 @@ export const providerLayer = (p: ProviderConfig): Layer.Layer<never, never, Prov
         ...(p.base_url !== undefined ? { baseUrl: p.base_url } : {}),
         ...(p.models !== undefined ? { models: p.models } : {}),
         ...(p.headers !== undefined ? { headers: p.headers } : {}),
-        ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {})
+        ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {}),
+        ...(p.prefill !== undefined ? { prefill: p.prefill } : {})
       })
     case "mock":
       return MockProvider.layer({
@@ -38,9 +39,15 @@ export const providerLayer = (p: ProviderConfig): Layer.Layer<never, never, Prov
   }
 }
 
-/** The gateway with the configured providers. @since 0.1.0 @category Layers */
+/**
+ * The gateway with the configured providers. `Config.load` has already checked the routing
+ * against the providers, so a failure here is a bug.
+ *
+ * @since 0.1.0 @category Layers
+ */
 export const gatewayLayer = (settings: ServerSettings): Layer.Layer<Gateway.Gateway> =>
   Gateway.layer(settings.routing).pipe(
+    Layer.orDie,
     Layer.provide(Layer.mergeAll(Layer.empty, ...settings.providers.map(providerLayer))),
     Layer.provide(Gateway.defaults)
   )

@@ -117,9 +117,63 @@ aliases: { fast: quick, quick: mock-1 }
       assert.strictEqual(empty.providers.length, 1)
     }))
 
-  it.effect("unsupported strategy modes are named", () =>
+  it.effect("every mode of a Ferro config loads unchanged, durations included", () =>
     Effect.gen(function*() {
-      const found = yield* problems("strategy: { mode: loadbalance }\nproviders: [{ name: m, type: mock }]")
-      assert.include(found.join("\n"), "strategy.mode")
+      const providers = "providers: [{ name: openai, type: mock, models: ['gpt-*'] }, { name: anthropic, type: mock, models: ['gpt-*'] }]\n"
+      const targets = "targets: [{ virtual_key: openai, weight: 3, circuit_breaker: { failure_threshold: 5, success_threshold: 1, timeout: 30s } }, { virtual_key: anthropic, weight: 0 }]\n"
+      const strategies = [
+        "{ mode: fallback }",
+        "{ mode: loadbalance }",
+        "{ mode: least-latency }",
+        "{ mode: cost-optimized }",
+        "{ mode: conditional, conditions: [{ key: model, value: gpt-4o, target_key: openai }, { key: metadata.team, value: a, target_key: anthropic }] }",
+        "{ mode: content-based, content_conditions: [{ type: prompt_regex, value: '(?i)\\b(code|function)\\b', target_key: anthropic }, { type: prompt_contains, value: translate, target_key: openai }] }",
+        "{ mode: ab-test, ab_variants: [{ target_key: openai, weight: 70, label: control }, { target_key: anthropic, weight: 30, label: challenger }] }"
+      ]
+      for (const strategy of strategies) {
+        const settings = yield* decode(`${providers}${targets}strategy: ${strategy}\n`)
+        assert.strictEqual(settings.routing.targets?.[0]?.circuit_breaker?.timeout, 30_000, strategy)
+      }
+      const single = yield* decode(`${providers}targets: [{ virtual_key: openai }]\nstrategy: { mode: single }\ntimeouts: { request: 1m30s, stream_idle: 2500 }\n`)
+      assert.deepStrictEqual(single.routing.timeouts, { request: 90_000, stream_idle: 2500 })
+    }))
+
+  it.effect("strategy errors are caught at load, each with the path of the bad field", () =>
+    Effect.gen(function*() {
+      const providers = "providers: [{ name: a, type: mock }, { name: b, type: mock }]\n"
+      const cases: ReadonlyArray<[string, string]> = [
+        [
+          "targets: [{ virtual_key: a }]\nstrategy: { mode: conditional, conditions: [{ key: model, value: x, target_key: c }] }",
+          "strategy.conditions[0].target_key: no target has virtual_key 'c' (targets: a)"
+        ],
+        [
+          "targets: [{ virtual_key: a }]\nstrategy: { mode: ab-test, ab_variants: [{ target_key: a, label: x }, { target_key: zz, label: y }] }",
+          "strategy.ab_variants[1].target_key: no target has virtual_key 'zz' (targets: a)"
+        ],
+        [
+          "targets: [{ virtual_key: a }]\nstrategy: { mode: content-based, content_conditions: [{ type: prompt_regex, value: '(unclosed', target_key: a }] }",
+          "strategy.content_conditions[0].value: not a valid regular expression"
+        ],
+        ["targets: [{ virtual_key: a, weight: -1 }]\nstrategy: { mode: loadbalance }", "targets[0].weight: weight must not be negative"],
+        [
+          "targets: [{ virtual_key: a }]\nstrategy: { mode: ab-test, ab_variants: [{ target_key: a, weight: -2, label: x }] }",
+          "strategy.ab_variants[0].weight: weight must not be negative"
+        ],
+        ["strategy: { mode: loadbalance }", "targets: mode loadbalance routes among targets, but none are listed"],
+        ["targets: []\nstrategy: { mode: fallback }", "targets: must list at least one target"],
+        ["targets: [{ virtual_key: a }]\nstrategy: { mode: ab-test }", "strategy.ab_variants: mode ab-test needs at least one variant"],
+        [
+          "targets: [{ virtual_key: a }]\nstrategy: { mode: conditional, conditions: [{ key: colour, value: x, target_key: a }] }",
+          "strategy.conditions[0].key: unknown condition key 'colour'"
+        ],
+        ["targets: [{ virtual_key: a }, { virtual_key: b }]\nstrategy: { mode: single }", "strategy.mode: single routes to one target"],
+        ["targets: [{ virtual_key: a }]\nstrategy: { mode: fallback, conditions: [] }", "strategy.conditions: not used by mode fallback"],
+        ["targets: [{ virtual_key: a, circuit_breaker: { timeout: soon } }]", "targets[0].circuit_breaker.timeout: 'soon' is not a duration"],
+        ["strategy: { mode: round-robin }", "strategy.mode"]
+      ]
+      for (const [yaml, expected] of cases) {
+        const found = yield* problems(providers + yaml)
+        assert.include(found.join("\n"), expected, yaml)
+      }
     }))
 })

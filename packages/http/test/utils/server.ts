@@ -32,7 +32,8 @@ const badRequest = new ProviderStatusError({
   status: 400,
   body: "{\"error\":{}}",
   upstreamMessage: "Invalid value for 'temperature'",
-  upstreamType: "invalid_request_error"
+  upstreamType: "invalid_request_error",
+  upstreamParam: "temperature"
 })
 
 /**

@@ -20,13 +20,17 @@ export interface UpstreamError {
   readonly message?: string
   readonly type?: string
   readonly code?: string
-  /** An HTTP error status found inside the error (`status`, or a numeric `code`, in 400..599). */
+  readonly param?: string
+  /** An HTTP error status found inside the error (`status`, or a numeric `code`, in 400..599; "429" counts). */
   readonly status?: number
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
-const isErrorStatus = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= 400 && n <= 599
+const asErrorStatus = (u: unknown): number | undefined => {
+  const n = typeof u === "string" && /^\d{3}$/.test(u) ? Number(u) : u
+  return typeof n === "number" && Number.isInteger(n) && n >= 400 && n <= 599 ? n : undefined
+}
 
 const str = (u: unknown): string | undefined =>
   typeof u === "string" ? u : typeof u === "number" || typeof u === "boolean" ? String(u) : undefined
@@ -40,14 +44,16 @@ const str = (u: unknown): string | undefined =>
 export const fromErrorValue = (error: unknown): UpstreamError => {
   if (typeof error === "string") return { message: error }
   if (!isRecord(error)) return {}
-  const out: { message?: string; type?: string; code?: string; status?: number } = {}
+  const out: { message?: string; type?: string; code?: string; param?: string; status?: number } = {}
   const message = str(error.message)
   const type = str(error.type)
   const code = str(error.code)
+  const param = str(error.param)
   if (message !== undefined) out.message = message
   if (type !== undefined) out.type = type
   if (code !== undefined) out.code = code
-  const status = isErrorStatus(error.status) ? error.status : isErrorStatus(error.code) ? error.code : undefined
+  if (param !== undefined) out.param = param
+  const status = asErrorStatus(error.status) ?? asErrorStatus(error.code)
   if (status !== undefined) out.status = status
   return out
 }
@@ -115,11 +121,13 @@ const statusErrorOf = (
     upstreamMessage?: string
     upstreamType?: string
     upstreamCode?: string
+    upstreamParam?: string
     retryAfterMillis?: number
   } = { provider, status, body }
   if (upstream.message !== undefined) fields.upstreamMessage = redact(upstream.message)
   if (upstream.type !== undefined) fields.upstreamType = redact(upstream.type)
   if (upstream.code !== undefined) fields.upstreamCode = redact(upstream.code)
+  if (upstream.param !== undefined) fields.upstreamParam = redact(upstream.param)
   if (retryAfter !== undefined) fields.retryAfterMillis = retryAfter
   return new ProviderStatusError(fields)
 }

@@ -19,6 +19,28 @@ export const isRecord = (u: unknown): u is Record<string, unknown> =>
 /** The streaming request: the same body with `stream: true` (only copied when needed). @internal */
 export const streamingRequest = (req: ChatRequest): ChatRequest => req.stream === true ? req : { ...req, stream: true }
 
+/**
+ * How an OpenAI-compatible upstream continues an assistant prefill (the canonical form is a
+ * trailing assistant message marked `prefix: true`): `prefix` takes that message as it is
+ * (Mistral, DeepSeek); `continue_final_message` is vLLM's and SGLang's body flag.
+ *
+ * @internal
+ */
+export type PrefillStyle = "prefix" | "continue_final_message"
+
+/** The request in the upstream's prefill dialect (unchanged unless it ends with a prefill). @internal */
+export const withPrefill = (req: ChatRequest, style: PrefillStyle | undefined): ChatRequest => {
+  const last = req.messages[req.messages.length - 1]
+  if (style !== "continue_final_message" || last?.role !== "assistant" || last["prefix"] !== true) return req
+  const { prefix: _, ...message } = last
+  return {
+    ...req,
+    messages: [...req.messages.slice(0, -1), message as typeof last],
+    continue_final_message: true,
+    add_generation_prompt: false
+  }
+}
+
 const preview = (text: string): string => text.length > 200 ? `${text.slice(0, 200)}...` : text
 
 /**
