@@ -16,8 +16,19 @@ describe("example: the bundled server from gateway.yaml", () => {
       .create({ model: "fast", messages: [{ role: "user", content: "hello" }] })
       .withResponse()
     expect(response.headers.get("x-switchyard-provider")).toBe("backup")
+    // Two attempts on the primary (its retry), then the backup.
+    expect(response.headers.get("x-switchyard-attempts")).toBe("3")
     expect(data.model).toBe("gpt-4o-mini")
     expect(data.usage?.completion_tokens).toBe(12)
+  })
+
+  it("skips the primary once its circuit is open", async () => {
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "not-needed" })
+    const { response } = await client.chat.completions
+      .create({ model: "fast", messages: [{ role: "user", content: "hello again" }] })
+      .withResponse()
+    expect(response.headers.get("x-switchyard-provider")).toBe("backup")
+    expect(response.headers.get("x-switchyard-attempts")).toBe("1")
   })
 
   it("streams", async () => {

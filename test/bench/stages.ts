@@ -68,8 +68,11 @@ const allChunks = Chunk.unsafeFromArray(chunks)
 // All chunks in one pull, as when the upstream's whole answer arrives in one read.
 const openStream = () => Effect.sync(() => Streaming.prepend(allChunks, Streaming.endPull))
 
-// With `openStream`, as the real providers: the gateway uses it instead of `chatStream`.
+// With `openStream`, as the real providers: the gateway uses it instead of `chatStream`. And,
+// like them, it takes a target's request timeout on itself (it answers at once, so it never
+// expires), which spares the gateway a fiber per call.
 const instant = (name: string): Provider => ({
+  enforcesTimeouts: true,
   name,
   kind: "bench",
   serves: (m) => m === model,

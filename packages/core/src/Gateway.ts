@@ -24,7 +24,7 @@ import { httpStatus, ProviderOutputError } from "./GatewayError.js"
 import * as Hooks from "./Hooks.js"
 import * as LatencyStats from "./LatencyStats.js"
 import * as Plugins from "./Plugins.js"
-import type { Provider } from "./Provider.js"
+import type { CallOptions, Provider } from "./Provider.js"
 import * as ProviderRegistry from "./ProviderRegistry.js"
 import * as RequestContext from "./RequestContext.js"
 import * as Router from "./Router.js"
@@ -88,10 +88,14 @@ const streamEnded = (provider: Provider): GatewayError =>
  * the attempt fails, or when a mid-stream failover abandons it) and waits for the first chunk,
  * so that a failure before the first byte can still be retried or fall back.
  */
-const openAttempt = (provider: Provider, req: ChatRequest): Effect.Effect<StreamFailover.Opened, GatewayError, Scope.Scope> =>
+const openAttempt = (
+  provider: Provider,
+  req: ChatRequest,
+  options: CallOptions
+): Effect.Effect<StreamFailover.Opened, GatewayError, Scope.Scope> =>
   Effect.flatMap(Effect.scope, (parent) =>
     Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
-      (provider.openStream !== undefined ? provider.openStream(req) : Stream.toPull(provider.chatStream(req))).pipe(
+      (provider.openStream !== undefined ? provider.openStream(req, options) : Stream.toPull(provider.chatStream(req))).pipe(
         Effect.flatMap(Streaming.awaitFirstPull),
         Effect.flatMap(Option.match({
           onNone: () => Effect.fail(streamEnded(provider)),
@@ -168,7 +172,7 @@ export const make = (config: Routing.RoutingConfig) =>
       let served: Candidate | undefined
       let usage: Usage | undefined
       return prepare(req, ctx).pipe(
-        Effect.flatMap(({ plan, upstream }) => router.run(plan, (c) => c.provider.chat(upstream), trace)),
+        Effect.flatMap(({ plan, upstream }) => router.run(plan, (c, options) => c.provider.chat(upstream, options), trace)),
         Effect.flatMap((result) => {
           served = result.candidate
           return plugins.afterResponse(result.value, ctx)
@@ -230,8 +234,8 @@ export const make = (config: Routing.RoutingConfig) =>
       return prepare(req, ctx).pipe(
         Effect.flatMap(({ plan, upstream }) => {
           const withUsage: ChatRequest = { ...upstream, stream: true, stream_options: { ...upstream.stream_options, include_usage: true } }
-          const open = (c: Candidate, request: ChatRequest) => openAttempt(c.provider, request)
-          return Effect.flatMap(router.run(plan, (c) => open(c, withUsage), trace), (first) => {
+          const open = (c: Candidate, request: ChatRequest, options: CallOptions) => openAttempt(c.provider, request, options)
+          return Effect.flatMap(router.run(plan, (c, options) => open(c, withUsage, options), trace), (first) => {
             served = first.candidate
             return midStreamFailover
               ? StreamFailover.continuing({

@@ -11,6 +11,20 @@ import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "./ChatSche
 import type { ProviderError } from "./GatewayError.js"
 import * as Streaming from "./Streaming.js"
 
+/**
+ * What the gateway asks of one call besides the request.
+ *
+ * @since 0.1.0 @category Models
+ */
+export interface CallOptions {
+  /**
+   * The target's request timeout: the whole answer, or for a stream its first chunk. A provider
+   * that `enforcesTimeouts` applies the smaller of this and its own; for the others the gateway
+   * bounds the call itself.
+   */
+  readonly timeoutMillis?: number | undefined
+}
+
 /** @since 0.1.0 @category Models */
 export interface Provider {
   /** The registry key: what `provider/model` prefixes and targets' `virtual_key` name. */
@@ -20,7 +34,7 @@ export interface Provider {
   /** Whether this provider serves a model id (its `models` list, else its vendor's families). */
   readonly serves: (model: string) => boolean
   /** `req.model` is the upstream model id: aliases resolved, provider prefix stripped. */
-  readonly chat: (req: ChatRequest) => Effect.Effect<ChatResponse, ProviderError>
+  readonly chat: (req: ChatRequest, options?: CallOptions) => Effect.Effect<ChatResponse, ProviderError>
   /** Opens the upstream on first pull; the upstream call lives as long as the stream is consumed. */
   readonly chatStream: (req: ChatRequest) => Stream.Stream<ChatChunk, ProviderError>
   /**
@@ -28,7 +42,10 @@ export interface Provider {
    * acquired is already released (the gateway retries in the same Scope). Optional: the gateway
    * uses it when present, because turning `chatStream` into a pull costs a Stream run.
    */
-  readonly openStream?: (req: ChatRequest) => Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope>
+  readonly openStream?: (
+    req: ChatRequest,
+    options?: CallOptions
+  ) => Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope>
   readonly listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
   /**
    * Whether the upstream continues a trailing assistant message marked `prefix: true` instead
@@ -36,6 +53,11 @@ export interface Provider {
    * stream only on providers that do.
    */
   readonly supportsPrefill?: boolean
+  /**
+   * Whether `chat` and `openStream` honour `CallOptions.timeoutMillis` themselves (on the wire,
+   * where a timeout also aborts the request), which spares the gateway a fiber per call.
+   */
+  readonly enforcesTimeouts?: boolean
 }
 
 const familiesByKind: Record<string, ReadonlyArray<string>> = {

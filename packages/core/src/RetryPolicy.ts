@@ -60,3 +60,16 @@ export const schedule = (retry: RetryConfig): Schedule.Schedule<GatewayError, Ga
     })
   )
 }
+
+const built = new WeakMap<RetryConfig, Schedule.Schedule<GatewayError, GatewayError>>()
+
+/**
+ * `schedule(retry)`, built once per configuration object.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const scheduleOf = (retry: RetryConfig): Schedule.Schedule<GatewayError, GatewayError> => {
+  let s = built.get(retry)
+  if (s === undefined) built.set(retry, s = schedule(retry))
+  return s
+}

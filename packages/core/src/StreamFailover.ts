@@ -18,6 +18,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { ChatChunk, ChatRequest } from "./ChatSchema.js"
 import type { GatewayError } from "./GatewayError.js"
+import type { CallOptions } from "./Provider.js"
 import * as Router from "./Router.js"
 import type { Candidate, Plan } from "./RoutingStrategy.js"
 import * as Streaming from "./Streaming.js"
@@ -37,7 +38,7 @@ export interface Options {
   readonly request: ChatRequest
   readonly served: Router.Served<Opened>
   /** Opens `request` on a candidate and waits for its first chunk (one attempt). */
-  readonly open: (candidate: Candidate, request: ChatRequest) => Effect.Effect<Opened, GatewayError, Scope.Scope>
+  readonly open: (candidate: Candidate, request: ChatRequest, options: CallOptions) => Effect.Effect<Opened, GatewayError, Scope.Scope>
   /** Called each time the answer moves to another provider. */
   readonly onFailover: (from: Candidate, to: Candidate) => void
 }
@@ -124,7 +125,7 @@ export const continuing = (options: Options): Effect.Effect<Streaming.Pull<ChatC
       }
       const broken = current
       return Scope.close(scope, Exit.void).pipe(
-        Effect.zipRight(router.run(plan, (c) => options.open(c, request), trace, next)),
+        Effect.zipRight(router.run(plan, (c, call) => options.open(c, request, call), trace, next)),
         Effect.provideService(Scope.Scope, requestScope),
         Effect.mapError(Option.some),
         Effect.flatMap((served) => {

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as Deadlines from "../src/Deadlines.js"
 
@@ -50,4 +52,44 @@ describe("Deadlines", () => {
       yield* TestClock.adjust("1 second")
       assert.deepStrictEqual(fired, [])
     }))
+
+  describe("within", () => {
+    it.scoped("passes the result of an effect that finishes in time, and its failure", () =>
+      Effect.gen(function*() {
+        const deadlines = yield* Deadlines.make
+        const fiber = yield* Effect.fork(Deadlines.within(deadlines, 1000, () => "late", Effect.as(Effect.sleep("999 millis"), 42)))
+        yield* TestClock.adjust("999 millis")
+        assert.strictEqual(yield* Fiber.join(fiber), 42)
+        const failed = yield* Effect.flip(Deadlines.within(deadlines, 1000, () => "late", Effect.fail("own")))
+        assert.strictEqual(failed, "own")
+      }))
+
+    it.scoped("fails with onTimeout at the deadline and interrupts the effect", () =>
+      Effect.gen(function*() {
+        const deadlines = yield* Deadlines.make
+        let interrupted = false
+        const slow = Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => void (interrupted = true))))
+        const fiber = yield* Effect.fork(Effect.flip(Deadlines.within(deadlines, 1000, () => "late", slow)))
+        yield* TestClock.adjust("999 millis")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(yield* Fiber.join(fiber), "late")
+        yield* Effect.yieldNow()
+        assert.isTrue(interrupted)
+      }))
+
+    it.scoped("interrupting the caller interrupts the effect and cancels the deadline", () =>
+      Effect.gen(function*() {
+        const deadlines = yield* Deadlines.make
+        let interrupted = false
+        let timedOut = false
+        const slow = Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => void (interrupted = true))))
+        const fiber = yield* Effect.fork(Deadlines.within(deadlines, 1000, () => (timedOut = true), slow))
+        yield* TestClock.adjust("10 millis")
+        yield* Fiber.interrupt(fiber)
+        assert.isTrue(interrupted)
+        yield* TestClock.adjust("1 second")
+        assert.isFalse(timedOut)
+      }))
+  })
 })

@@ -7,6 +7,8 @@ import type { ChatChunk, ChatRequest } from "@switchyard/core/ChatSchema"
 import * as Gateway from "@switchyard/core/Gateway"
 import { ProviderStatusError, ProviderUnreachable } from "@switchyard/core/GatewayError"
 import * as Hooks from "@switchyard/core/Hooks"
+import type * as Provider from "@switchyard/core/Provider"
+import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import type * as Routing from "@switchyard/core/Routing"
 import * as TestProvider from "@switchyard/core/TestProvider"
 import { chunk, response, usageChunk } from "@switchyard/core/TestProvider"
@@ -245,6 +247,28 @@ describe("Gateway routing: timeouts", () => {
       assert.strictEqual(result.provider, "backup")
       assert.strictEqual(result.attempts, 2)
     }).pipe(Effect.provide(gatewayWith(config, [stuck, backup])))
+  })
+
+  it.effect("a provider that enforces timeouts itself is handed the target's and not bounded again", () => {
+    const seen: Array<number | undefined> = []
+    const base = TestProvider.make({ name: "wire", models: ["gpt-*"] }).provider
+    const wire: Provider.Provider = {
+      ...base,
+      enforcesTimeouts: true,
+      // Answers after 2 s although asked for 1 s: only the gateway could cut it, and must not.
+      chat: (req, options) => Effect.as(Effect.sync(() => void seen.push(options?.timeoutMillis)).pipe(Effect.zipRight(Effect.sleep("2 seconds"))), response(req.model, "late"))
+    }
+    const config: Routing.RoutingConfig = { targets: [{ virtual_key: "wire", timeouts: { request: 1000 } }] }
+    return Effect.gen(function*() {
+      const fiber = yield* Effect.fork((yield* Gateway.Gateway).chat(request()))
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual((yield* Fiber.join(fiber)).response.choices[0]!.message.content, "late")
+      assert.deepStrictEqual(seen, [1000])
+    }).pipe(Effect.provide(Gateway.layer(config).pipe(
+      Layer.orDie,
+      Layer.provide(ProviderRegistry.register(Effect.succeed(wire))),
+      Layer.provide(Gateway.defaults)
+    )))
   })
 
   it.scoped("a stream that goes quiet past its idle timeout fails with an idle ProviderTimeout", () => {

@@ -83,6 +83,8 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       ...secretHeaders.map((key) => extraHeaders[key]!)
     ])
     const timeoutMillis = Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout))
+    const boundFor = (call: Provider.CallOptions | undefined) =>
+      call?.timeoutMillis === undefined ? timeoutMillis : Math.min(call.timeoutMillis, timeoutMillis)
 
     const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
     if (options.apiKey !== undefined) headers.authorization = `Bearer ${Redacted.value(options.apiKey)}`
@@ -93,7 +95,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
 
     const transportFailure = (request: Transport.Request, sending: boolean) => (error: Transport.TransportError) =>
       error.timedOut
-        ? Errors.timeout(name, timeoutMillis)
+        ? Errors.timeout(name, request.timeoutMillis)
         : Errors.unreachable(name, { method: request.method, url: transport.url(request.path) }, error.cause, sending, redact)
 
     /** A non-2xx answer, classified from its (capped) body and headers. */
@@ -113,9 +115,14 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
         )
       )
 
-    const chat = (req: ChatRequest): Effect.Effect<ChatResponse, ProviderError> =>
+    const chat = (req: ChatRequest, call?: Provider.CallOptions): Effect.Effect<ChatResponse, ProviderError> =>
       exchange(
-        { method: "POST", path: "/chat/completions", body: JSON.stringify(Wire.withPrefill(req, options.prefill)), timeoutMillis },
+        {
+          method: "POST",
+          path: "/chat/completions",
+          body: JSON.stringify(Wire.withPrefill(req, options.prefill)),
+          timeoutMillis: boundFor(call)
+        },
         (text) => Wire.parseChatResponse(name, text, redact)
       )
 
@@ -124,12 +131,15 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
      * the body is discarded as it arrives (at most `drainAfterDoneMillis`), so the connection can
      * be reused. Everything lives in the caller's Scope.
      */
-    const openStream = (req: ChatRequest): Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope> => {
+    const openStream = (
+      req: ChatRequest,
+      call?: Provider.CallOptions
+    ): Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope> => {
       const request: Transport.Request = {
         method: "POST",
         path: "/chat/completions",
         body: JSON.stringify(Wire.streamingRequest(Wire.withPrefill(req, options.prefill))),
-        timeoutMillis
+        timeoutMillis: boundFor(call)
       }
       return Effect.flatMap(
         Effect.mapError(transport.open(request), transportFailure(request, true)),
@@ -191,7 +201,8 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       chatStream: Provider.streamFromOpen(openStream),
       openStream,
       listModels,
-      supportsPrefill: options.prefill !== undefined
+      supportsPrefill: options.prefill !== undefined,
+      enforcesTimeouts: true
     } satisfies Provider.Provider
   })
 

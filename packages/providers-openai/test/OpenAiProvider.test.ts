@@ -322,6 +322,28 @@ describe("OpenAiProvider errors", () => {
       yield* FakeUpstream.abortedBy(upstream)
     }))
 
+  it.scoped("a call's own shorter timeout (a target's) bounds it on the wire; a longer one does not extend the provider's", () =>
+    Effect.gen(function*() {
+      const { provider, upstream } = yield* build(FakeUpstream.never, { timeout: "30 seconds" })
+      assert.isTrue(provider.enforcesTimeouts)
+      const short = yield* Effect.fork(Effect.flip(provider.chat(request, { timeoutMillis: 2000 })))
+      yield* FakeUpstream.received(upstream)
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Fiber.join(short)
+      assert(error._tag === "ProviderTimeout")
+      assert.strictEqual(error.afterMillis, 2000)
+      yield* FakeUpstream.abortedBy(upstream)
+
+      const long = yield* Effect.fork(Effect.flip(provider.chat(request, { timeoutMillis: 60_000 })))
+      yield* FakeUpstream.received(upstream, 2)
+      yield* TestClock.adjust("29999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(long)))
+      yield* TestClock.adjust("1 millis")
+      const capped = yield* Fiber.join(long)
+      assert(capped._tag === "ProviderTimeout")
+      assert.strictEqual(capped.afterMillis, 30_000)
+    }))
+
   it.scoped("the default timeout is 10 minutes", () =>
     Effect.gen(function*() {
       const { provider, requests, upstream } = yield* build(FakeUpstream.never)
