@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { ChatChunk, ChatRequest } from "@switchyard/core/ChatSchema"
+import * as Catalog from "@switchyard/core/Catalog"
 import * as Gateway from "@switchyard/core/Gateway"
 import { ProviderStatusError, ProviderUnreachable } from "@switchyard/core/GatewayError"
 import * as Hooks from "@switchyard/core/Hooks"
@@ -17,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 
@@ -70,6 +72,69 @@ describe("Gateway routing: strategies through the facade", () => {
       assert.strictEqual(result.attempts, 1)
       assert.strictEqual(a.received.length, 0)
     }).pipe(Effect.provide(gatewayWith(config, [a, b])))
+  })
+
+  it.effect("single answers from its one target and does not fall back", () => {
+    const only = TestProvider.make({ name: "only", models: ["gpt-*"], chat: () => Effect.fail(failing("only", 503)) })
+    const other = TestProvider.make({ name: "other", models: ["gpt-*"] })
+    const config: Routing.RoutingConfig = { strategy: { mode: "single" }, targets: [{ virtual_key: "only" }] }
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip((yield* Gateway.Gateway).chat(request()))
+      assert.strictEqual(error._tag === "ProviderStatusError" && error.provider, "only")
+      assert.strictEqual(other.received.length, 0)
+    }).pipe(Effect.provide(gatewayWith(config, [only, other])))
+  })
+
+  it.effect("loadbalance spreads requests by weight, and a failed pick falls over to another target", () => {
+    const heavy = TestProvider.make({ name: "heavy", models: ["gpt-*"] })
+    const light = TestProvider.make({ name: "light", models: ["gpt-*"] })
+    const config: Routing.RoutingConfig = {
+      strategy: { mode: "loadbalance" },
+      targets: [{ virtual_key: "heavy", weight: 3 }, { virtual_key: "light", weight: 1 }]
+    }
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      for (let i = 0; i < 400; i++) yield* gw.chat(request())
+      assert.approximately(heavy.received.length / 400, 0.75, 0.08)
+      assert.strictEqual(heavy.received.length + light.received.length, 400)
+    }).pipe(Effect.withRandom(Random.make("loadbalance-gateway")), Effect.provide(gatewayWith(config, [heavy, light])))
+  })
+
+  it.effect("loadbalance moves on when its pick fails", () => {
+    const down = TestProvider.make({ name: "down", models: ["gpt-*"], chat: () => Effect.fail(failing("down", 502)) })
+    const up = TestProvider.make({ name: "up", models: ["gpt-*"] })
+    const config: Routing.RoutingConfig = {
+      strategy: { mode: "loadbalance" },
+      targets: [{ virtual_key: "down", weight: 1 }, { virtual_key: "up", weight: 1 }]
+    }
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      for (let i = 0; i < 20; i++) assert.strictEqual((yield* gw.chat(request())).provider, "up")
+      assert.isAbove(down.received.length, 0)
+    }).pipe(Effect.withRandom(Random.make("loadbalance-failover")), Effect.provide(gatewayWith(config, [down, up])))
+  })
+
+  it.effect("cost-optimized asks the cheaper target first, by the catalog's prices", () => {
+    const pricey = TestProvider.make({ name: "pricey", models: ["gpt-*"] })
+    const cheap = TestProvider.make({ name: "cheap", models: ["gpt-*"] })
+    const config: Routing.RoutingConfig = {
+      strategy: { mode: "cost-optimized" },
+      targets: [{ virtual_key: "pricey" }, { virtual_key: "cheap" }]
+    }
+    const prices = Catalog.layerWith({
+      "pricey/gpt-4o": { provider: "pricey", input: 5, output: 15 },
+      "cheap/gpt-4o": { provider: "cheap", input: 0.5, output: 1.5 }
+    })
+    return Effect.gen(function*() {
+      assert.strictEqual((yield* (yield* Gateway.Gateway).chat(request())).provider, "cheap")
+      assert.strictEqual(pricey.received.length, 0)
+    }).pipe(Effect.provide(
+      Gateway.layer(config).pipe(
+        Layer.orDie,
+        Layer.provide(Layer.mergeAll(pricey.layer, cheap.layer)),
+        Layer.provide(Layer.merge(Gateway.defaults, prices))
+      )
+    ))
   })
 
   it.effect("content-based sends code questions to the code target, the rest to the first", () => {
