@@ -583,28 +583,23 @@ describe("a stream broken mid-way counts against its target's circuit breaker", 
     expect(up("bk-a").requests).toHaveLength(1)
   })
 
-  it("also when no target could continue it (mid_stream_failover on, no prefill target)", async () => {
-    up("bn-a").enqueue(Reply.streamThenCut(["The quick "], { delayMs: 20 }))
-    up("bn-a").otherwise(Reply.stream(["the broken target was asked again"]))
-    up("bn-b").otherwise(Reply.stream(["Fresh ", "answer."]))
+  for (
+    const [when, scenario, client] of [
+      ["also when no target could continue it (mid_stream_failover on, no prefill target)", "bn", () => failoverClient],
+      ["also when mid_stream_failover is off", "bo", () => routingClient]
+    ] as const
+  ) {
+    it(when, async () => {
+      up(`${scenario}-a`).enqueue(Reply.streamThenCut(["The quick "], { delayMs: 20 }))
+      up(`${scenario}-a`).otherwise(Reply.stream(["the broken target was asked again"]))
+      up(`${scenario}-b`).otherwise(Reply.stream(["Fresh ", "answer."]))
 
-    const broken = await ask(failoverClient, "bn-model")
-    expect(broken).toMatchObject({ provider: "bn-a", text: "The quick " })
-    expect(broken.error).toBeInstanceOf(OpenAI.APIError)
-    // The break must have opened bn-a's circuit, as it does when the answer is continued.
-    expect(await ask(failoverClient, "bn-model")).toMatchObject({ provider: "bn-b", text: "Fresh answer.", error: undefined })
-    expect(up("bn-a").requests).toHaveLength(1)
-  })
-
-  it("also when mid_stream_failover is off", async () => {
-    up("bo-a").enqueue(Reply.streamThenCut(["The quick "], { delayMs: 20 }))
-    up("bo-a").otherwise(Reply.stream(["the broken target was asked again"]))
-    up("bo-b").otherwise(Reply.stream(["Fresh ", "answer."]))
-
-    const broken = await ask(routingClient, "bo-model")
-    expect(broken).toMatchObject({ provider: "bo-a", text: "The quick " })
-    expect(broken.error).toBeInstanceOf(OpenAI.APIError)
-    expect(await ask(routingClient, "bo-model")).toMatchObject({ provider: "bo-b", text: "Fresh answer.", error: undefined })
-    expect(up("bo-a").requests).toHaveLength(1)
-  })
+      const broken = await ask(client(), `${scenario}-model`)
+      expect(broken).toMatchObject({ provider: `${scenario}-a`, text: "The quick " })
+      expect(broken.error).toBeInstanceOf(OpenAI.APIError)
+      // The break opened the target's circuit, as it does when the answer is continued.
+      expect(await ask(client(), `${scenario}-model`)).toMatchObject({ provider: `${scenario}-b`, text: "Fresh answer.", error: undefined })
+      expect(up(`${scenario}-a`).requests).toHaveLength(1)
+    })
+  }
 })

@@ -28,6 +28,9 @@ export interface Trace {
   attempts: number
 }
 
+/** One call to one candidate. @since 0.1.0 @category Models */
+export type Attempt<A, R> = (candidate: Candidate, options: CallOptions) => Effect.Effect<A, GatewayError, R>
+
 /** @since 0.1.0 @category Models */
 export interface Served<A> {
   readonly value: A
@@ -42,7 +45,7 @@ export interface Router {
    */
   readonly run: <A, R>(
     plan: Plan,
-    attempt: (candidate: Candidate, options: CallOptions) => Effect.Effect<A, GatewayError, R>,
+    attempt: Attempt<A, R>,
     trace: Trace,
     candidates?: ReadonlyArray<Candidate>
   ) => Effect.Effect<Served<A>, GatewayError, R>
@@ -102,7 +105,7 @@ export const make = (options: {
     const once = <A, R>(
       plan: Plan,
       candidate: Candidate,
-      attempt: (candidate: Candidate, options: CallOptions) => Effect.Effect<A, GatewayError, R>,
+      attempt: Attempt<A, R>,
       trace: Trace
     ): Effect.Effect<A, GatewayError, R> => {
       const timeout = candidate.target?.timeouts?.request ?? options.timeouts?.request
@@ -129,7 +132,7 @@ export const make = (options: {
     const withRetries = <A, R>(
       plan: Plan,
       candidate: Candidate,
-      attempt: (candidate: Candidate, options: CallOptions) => Effect.Effect<A, GatewayError, R>,
+      attempt: Attempt<A, R>,
       trace: Trace
     ): Effect.Effect<A, GatewayError, R> => {
       const single = once(plan, candidate, attempt, trace)
@@ -147,9 +150,14 @@ export const make = (options: {
         }))
     }
 
-    const run: Router["run"] = (plan, attempt, trace, candidates = plan.candidates) => Effect.suspend(() => {
+    const run = <A, R>(
+      plan: Plan,
+      attempt: Attempt<A, R>,
+      trace: Trace,
+      candidates: ReadonlyArray<Candidate> = plan.candidates
+    ): Effect.Effect<Served<A>, GatewayError, R> => Effect.suspend(() => {
       const skipped: Array<CircuitOpen> = []
-      const from = (i: number, last: GatewayError | undefined): Effect.Effect<Served<any>, GatewayError, any> => {
+      const from = (i: number, last: GatewayError | undefined): Effect.Effect<Served<A>, GatewayError, R> => {
         const candidate = candidates[i]
         if (candidate === undefined) {
           if (last !== undefined) return Effect.fail(last)

@@ -187,7 +187,7 @@ export type Mode = typeof modes[number]
 
 /** @since 0.1.0 @category Schemas */
 export const Strategy = Schema.Struct({
-  mode: Schema.Literal(...modes).annotations({ message: () => `must be one of ${modes.join(", ")}` }),
+  mode: Schema.Literal(...modes).annotations({ message: () => ({ message: `must be one of ${modes.join(", ")}`, override: true }) }),
   /** `conditional`: first match wins; no match goes to the first target. */
   conditions: Schema.optional(Schema.Array(Condition)),
   /** `content-based`: matched on the user messages' text; first match wins, else the first target. */
@@ -264,6 +264,9 @@ export const check = (config: RoutingConfig, providers: ReadonlyArray<string>): 
     if (strategy[field] !== undefined && !modeFields[mode].includes(field)) {
       problems.push(`strategy.${field}: not used by mode ${mode}`)
     }
+  }
+  if (strategy.mid_stream_failover === true && (mode === "single" || mode === "conditional" || mode === "content-based")) {
+    problems.push(`strategy.mid_stream_failover: mode ${mode} routes each request to one target, so there is none to continue on`)
   }
   const targetKey = (path: string, key: string) => {
     if (!keys.has(key)) {

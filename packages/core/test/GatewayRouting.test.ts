@@ -186,6 +186,27 @@ describe("Gateway routing: strategies through the facade", () => {
   })
 })
 
+describe("Gateway routing: configuration", () => {
+  it.effect("Gateway.layer refuses a bad routing configuration at build, naming each bad field", () => {
+    const a = TestProvider.make({ name: "a", models: ["gpt-*"] })
+    const config = {
+      strategy: { mode: "loadbalance" },
+      targets: [{ virtual_key: "a", weight: -1 }, { virtual_key: "ghost" }]
+    } as unknown as Routing.RoutingConfig
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(Layer.build(
+        Gateway.layer(config).pipe(Layer.provide(a.layer), Layer.provide(Gateway.defaults))
+      ).pipe(Effect.scoped))
+      assert.strictEqual(error._tag, "InvalidRoutingConfig")
+      assert.deepStrictEqual(error.problems, ["targets[0].weight: weight must not be negative"])
+      const unknown = yield* Effect.flip(Layer.build(
+        Gateway.layer({ targets: [{ virtual_key: "ghost" }] }).pipe(Layer.provide(a.layer), Layer.provide(Gateway.defaults))
+      ).pipe(Effect.scoped))
+      assert.deepStrictEqual(unknown.problems, ["targets[0].virtual_key: no provider is named 'ghost' (known: a)"])
+    })
+  })
+})
+
 describe("Gateway routing: retries", () => {
   it.effect("waits exactly the Retry-After the upstream asked for, not the backoff", () => {
     const limited = TestProvider.make({

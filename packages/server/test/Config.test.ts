@@ -169,7 +169,8 @@ aliases: { fast: quick, quick: mock-1 }
         ["targets: [{ virtual_key: a }, { virtual_key: b }]\nstrategy: { mode: single }", "strategy.mode: single routes to one target"],
         ["targets: [{ virtual_key: a }]\nstrategy: { mode: fallback, conditions: [] }", "strategy.conditions: not used by mode fallback"],
         ["targets: [{ virtual_key: a, circuit_breaker: { timeout: soon } }]", "targets[0].circuit_breaker.timeout: 'soon' is not a duration"],
-        ["strategy: { mode: round-robin }", "strategy.mode"]
+        ["targets: [{ virtual_key: a }]\nstrategy: { mode: single, mid_stream_failover: true }", "strategy.mid_stream_failover: mode single routes each request to one target"],
+        ["strategy: { mode: round-robin }", "strategy.mode: must be one of single, fallback, loadbalance"]
       ]
       for (const [yaml, expected] of cases) {
         const found = yield* problems(providers + yaml)
