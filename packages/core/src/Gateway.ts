@@ -168,7 +168,7 @@ export const make = (config: Routing.RoutingConfig) =>
     const onError = (ctx: RequestContext.RequestContext) => (error: GatewayError) => plugins.onError(error, ctx)
 
     const chat: Service["chat"] = (req, ctx = RequestContext.make()) => {
-      const trace: Router.Trace = { attempts: 0 }
+      const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
       let served: Candidate | undefined
       let usage: Usage | undefined
       return prepare(req, ctx).pipe(
@@ -188,7 +188,7 @@ export const make = (config: Routing.RoutingConfig) =>
 
     const chatStream: Service["chatStream"] = (req, ctx = RequestContext.make()) => {
       const clientWantsUsage = req.stream_options?.include_usage === true
-      const trace: Router.Trace = { attempts: 0 }
+      const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
       let served: Candidate | undefined
       let usage: Usage | undefined
       let failovers = 0

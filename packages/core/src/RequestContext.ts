@@ -4,6 +4,16 @@
  * @since 0.1.0
  */
 
+/**
+ * What routing did for a request, filled in by the gateway as it runs.
+ *
+ * @since 0.1.0 @category Models
+ */
+export interface RoutingTrace {
+  /** Calls made to upstreams, retries and failovers included. */
+  attempts: number
+}
+
 /** @since 0.1.0 @category Models */
 export interface RequestContext {
   readonly requestId: string
@@ -12,6 +22,11 @@ export interface RequestContext {
   readonly startedAt: number
   /** The request's headers, names in lower case (what `conditional` routing may match on). */
   readonly headers?: Readonly<Record<string, string | undefined>> | undefined
+  /**
+   * Given, the gateway counts into it, so that the caller can report the attempts of a request
+   * that failed too (a result carries them on success).
+   */
+  readonly trace?: RoutingTrace | undefined
 }
 
 /**
@@ -27,5 +42,6 @@ export const make = (options?: Partial<RequestContext>): RequestContext => ({
   requestId: options?.requestId ?? newRequestId(),
   ingress: options?.ingress ?? "inprocess",
   startedAt: options?.startedAt ?? Date.now(),
-  headers: options?.headers
+  headers: options?.headers,
+  trace: options?.trace
 })

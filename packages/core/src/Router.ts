@@ -17,16 +17,14 @@ import type { GatewayError } from "./GatewayError.js"
 import { CircuitOpen, isRetryable, ProviderTimeout } from "./GatewayError.js"
 import type * as LatencyStats from "./LatencyStats.js"
 import type { CallOptions } from "./Provider.js"
+import type { RoutingTrace } from "./RequestContext.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import type { Timeouts } from "./Routing.js"
 import type { Candidate, Plan } from "./RoutingStrategy.js"
 import type * as Streaming from "./Streaming.js"
 
 /** What one request's routing did, filled in as it runs. @since 0.1.0 @category Models */
-export interface Trace {
-  /** Calls made to upstreams, retries and failovers included. */
-  attempts: number
-}
+export type Trace = RoutingTrace
 
 /** One call to one candidate. @since 0.1.0 @category Models */
 export type Attempt<A, R> = (candidate: Candidate, options: CallOptions) => Effect.Effect<A, GatewayError, R>

@@ -37,13 +37,17 @@ export interface Options {
 /** @since 0.1.0 @category Constants */
 export const defaultMaxBodyBytes: number = 10 * 1024 * 1024
 
-const errorResponse = (cause: Cause.Cause<unknown>, requestId: string) =>
+const errorResponse = (cause: Cause.Cause<unknown>, requestId: string, attempts = 0) =>
   Cause.isInterruptedOnly(cause)
     // The client is gone (or the server is stopping): there is no one to answer.
     ? Effect.failCause(cause as Cause.Cause<never>)
     : Effect.map(
       HttpErrors.describeCauseLogged(cause, requestId),
-      (info) => HttpErrors.openAiResponse(info, { "x-request-id": requestId })
+      (info) =>
+        HttpErrors.openAiResponse(
+          info,
+          attempts > 0 ? { "x-request-id": requestId, "x-switchyard-attempts": String(attempts) } : { "x-request-id": requestId }
+        )
     )
 
 /**
@@ -61,13 +65,15 @@ export const handler = <E, R>(
   ingress = "openai"
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | HttpServerRequest.HttpServerRequest> =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const trace: RequestContext.RoutingTrace = { attempts: 0 }
     const ctx = RequestContext.make({
       requestId: RequestId.fromHeaders(request.headers),
       ingress,
       startedAt: Date.now(),
-      headers: request.headers
+      headers: request.headers,
+      trace
     })
-    return Effect.catchAllCause(body(request, ctx), (cause) => errorResponse(cause, ctx.requestId))
+    return Effect.catchAllCause(body(request, ctx), (cause) => errorResponse(cause, ctx.requestId, trace.attempts))
   })
 
 const decodeChatRequest = Schema.decodeUnknownEither(ChatRequest)

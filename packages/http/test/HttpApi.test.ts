@@ -217,6 +217,7 @@ layer(Layer.fresh(serve(fake)), { excludeTestServices: true })("HttpApi", (it) =
         assert.strictEqual(error.message, "Invalid value for 'temperature'")
         assert.strictEqual(error.type, "invalid_request_error")
         assert.strictEqual(error.param, "temperature")
+        assert.strictEqual(res.headers["x-switchyard-attempts"], "1", "errors report the attempts made too")
         yield* healthy
       }))
 
