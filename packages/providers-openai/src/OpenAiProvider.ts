@@ -10,20 +10,16 @@ import * as Deadlines from "@switchyard/core/Deadlines"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
-import * as Streaming from "@switchyard/core/Streaming"
-import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
+import type * as Streaming from "@switchyard/core/Streaming"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as Redact from "@switchyard/provider-http/Redact"
+import * as Upstream from "@switchyard/provider-http/Upstream"
 import * as Errors from "./internal/errors.js"
-import * as Redact from "./internal/redact.js"
 import * as SseBody from "./internal/stream.js"
-import * as Transport from "./internal/transport.js"
 import * as Wire from "./internal/wire.js"
 
 /** @since 0.1.0 @category Models */
@@ -62,8 +58,6 @@ export interface Options {
 const defaultBaseUrl = "https://api.openai.com/v1"
 const defaultTimeout = Duration.minutes(10)
 
-const isOk = (status: number) => status >= 200 && status < 300
-
 /**
  * Builds the provider with its own keep-alive connection pool to the base URL's origin, closed
  * with the Scope.
@@ -82,114 +76,50 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       ...(options.apiKey === undefined ? [] : [Redacted.value(options.apiKey)]),
       ...secretHeaders.map((key) => extraHeaders[key]!)
     ])
-    const timeoutMillis = Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout))
-    const boundFor = (call: Provider.CallOptions | undefined) =>
-      call?.timeoutMillis === undefined ? timeoutMillis : Math.min(call.timeoutMillis, timeoutMillis)
-
     const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
     if (options.apiKey !== undefined) headers.authorization = `Bearer ${Redacted.value(options.apiKey)}`
     for (const key of Object.keys(extraHeaders)) headers[key.toLowerCase()] = extraHeaders[key]!
 
-    const deadlines = yield* Deadlines.make
-    const transport = yield* Transport.make(options.baseUrl ?? defaultBaseUrl, headers, deadlines)
-
-    const transportFailure = (request: Transport.Request, sending: boolean) => (error: Transport.TransportError) =>
-      error.timedOut
-        ? Errors.timeout(name, request.timeoutMillis)
-        : Errors.unreachable(name, { method: request.method, url: transport.url(request.path) }, error.cause, sending, redact)
-
-    /** A non-2xx answer, classified from its (capped) body and headers. */
-    const statusFailure = (status: number, body: string, responseHeaders: Errors.Headers) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.fail(Errors.statusError(name, status, body, responseHeaders, now, redact)))
-
-    /** A JSON request/answer exchange: the whole of it is bounded by the timeout. */
-    const exchange = <A>(
-      request: Transport.Request,
-      parse: (text: string) => Either.Either<A, ProviderError>
-    ): Effect.Effect<A, ProviderError> =>
-      transport.exchange(request, Errors.maxErrorBodyBytes).pipe(
-        Effect.mapError(transportFailure(request, true)),
-        Effect.flatMap((answer) =>
-          isOk(answer.status) ? parse(answer.body) : statusFailure(answer.status, answer.body, answer.headers)
-        )
-      )
+    const upstream = yield* Upstream.make({
+      provider: name,
+      baseUrl: options.baseUrl ?? defaultBaseUrl,
+      headers,
+      redact,
+      errorBody: Errors.fromErrorBody,
+      timeoutMillis: Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout))
+    }, yield* Deadlines.make)
 
     const chat = (req: ChatRequest, call?: Provider.CallOptions): Effect.Effect<ChatResponse, ProviderError> =>
-      exchange(
+      upstream.exchange(
         {
           method: "POST",
           path: "/chat/completions",
           body: JSON.stringify(Wire.withPrefill(req, options.prefill)),
-          timeoutMillis: boundFor(call)
+          timeoutMillis: upstream.timeoutFor(call)
         },
         (text) => Wire.parseChatResponse(name, text, redact)
       )
 
-    /**
-     * Sends the request; the timeout runs until the first chunk. After `data: [DONE]` the rest of
-     * the body is discarded as it arrives (at most `drainAfterDoneMillis`), so the connection can
-     * be reused. Everything lives in the caller's Scope.
-     */
+    /** The timeout runs until the first chunk; the upstream lives in the caller's Scope. */
     const openStream = (
       req: ChatRequest,
       call?: Provider.CallOptions
-    ): Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope> => {
-      const request: Transport.Request = {
-        method: "POST",
-        path: "/chat/completions",
-        body: JSON.stringify(Wire.streamingRequest(Wire.withPrefill(req, options.prefill))),
-        timeoutMillis: boundFor(call)
-      }
-      return Effect.flatMap(
-        Effect.mapError(transport.open(request), transportFailure(request, true)),
-        (opened): Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError> => {
-          if (!isOk(opened.status)) {
-            return Effect.flatMap(
-              SseBody.readCapped(opened.pull, Errors.maxErrorBodyBytes),
-              (body) => statusFailure(opened.status, body, opened.headers)
-            )
-          }
-          const decode = SseBody.makeDecoder(name, redact)
-          const brokenConnection = transportFailure(request, false)
-          let done = false
-          let failure: ProviderError | undefined
-          const pull: Streaming.Pull<ChatChunk, ProviderError> = Effect.suspend(() => {
-            if (failure !== undefined) return Effect.fail(Option.some(failure))
-            if (done) return Streaming.endPull
-            return Effect.matchEffect(opened.pull, {
-              onFailure: Option.match({
-                onNone: () => Streaming.endPull,
-                onSome: (error) => Effect.fail(Option.some(brokenConnection(error)))
-              }),
-              onSuccess: (texts) => {
-                const chunks: Array<ChatChunk> = []
-                for (const text of texts) {
-                  const decoded = decode(text)
-                  for (const chunk of decoded.chunks) chunks.push(chunk)
-                  if (decoded.done) {
-                    done = true
-                    failure = decoded.failure
-                    opened.finish(SseBody.drainAfterDoneMillis)
-                    break
-                  }
-                }
-                if (chunks.length === 0) return pull
-                opened.disarm()
-                return Effect.succeed(Chunk.unsafeFromArray(chunks))
-              }
-            })
-          })
-          return Effect.succeed(pull)
-        }
+    ): Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope> =>
+      upstream.stream(
+        {
+          method: "POST",
+          path: "/chat/completions",
+          body: JSON.stringify(Wire.streamingRequest(Wire.withPrefill(req, options.prefill))),
+          timeoutMillis: upstream.timeoutFor(call)
+        },
+        SseBody.makeDecoder(name, redact)
       )
-    }
 
     const listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =
       options.models !== undefined && options.models.length > 0
         ? Effect.succeed(Wire.configuredModels(name, options.models))
-        : exchange(
-          { method: "GET", path: "/models", timeoutMillis },
+        : upstream.exchange(
+          { method: "GET", path: "/models", timeoutMillis: upstream.timeoutFor(undefined) },
           (text) => Wire.parseModelList(name, text, redact)
         )
 

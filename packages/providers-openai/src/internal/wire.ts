@@ -10,7 +10,8 @@ import type { ProviderError } from "@switchyard/core/GatewayError"
 import { ProviderOutputError, ProviderStatusError } from "@switchyard/core/GatewayError"
 import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
-import type { Redactor } from "./redact.js"
+import type { Redactor } from "@switchyard/provider-http/Redact"
+import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 
 /** @internal */
 export const isRecord = (u: unknown): u is Record<string, unknown> =>
@@ -58,7 +59,7 @@ export const parseChatResponse = (
   try {
     value = JSON.parse(text)
   } catch {
-    return Either.left(Errors.outputError(provider, `the body is not JSON: ${preview(text)}`, redact))
+    return Either.left(UpstreamErrors.outputError(provider, `the body is not JSON: ${preview(text)}`, redact))
   }
   if (isRecord(value)) {
     if (Array.isArray(value.choices)) return Either.right(value as unknown as ChatResponse)
@@ -66,7 +67,7 @@ export const parseChatResponse = (
       return Either.left(Errors.inBandError(provider, value.error, text, redact))
     }
   }
-  return Either.left(Errors.outputError(provider, "expected a chat completion object with a choices array", redact))
+  return Either.left(UpstreamErrors.outputError(provider, "expected a chat completion object with a choices array", redact))
 }
 
 /** What `parseChunk` fails with. @internal */
@@ -92,7 +93,7 @@ export const parseChunk = (
   try {
     value = JSON.parse(data)
   } catch {
-    return Errors.outputError(provider, `a stream event is not JSON: ${preview(data)}`, redact)
+    return UpstreamErrors.outputError(provider, `a stream event is not JSON: ${preview(data)}`, redact)
   }
   if (isRecord(value)) {
     if (value.error !== undefined && value.error !== null) {
@@ -100,7 +101,7 @@ export const parseChunk = (
     }
     if (Array.isArray(value.choices)) return value as unknown as ChatChunk
   }
-  return Errors.outputError(provider, `a stream event is not a chat completion chunk: ${preview(data)}`, redact)
+  return UpstreamErrors.outputError(provider, `a stream event is not a chat completion chunk: ${preview(data)}`, redact)
 }
 
 /**
@@ -134,10 +135,10 @@ export const parseModelList = (
   try {
     value = JSON.parse(text)
   } catch {
-    return Either.left(Errors.outputError(provider, `the model list is not JSON: ${preview(text)}`, redact))
+    return Either.left(UpstreamErrors.outputError(provider, `the model list is not JSON: ${preview(text)}`, redact))
   }
   if (!isRecord(value) || !Array.isArray(value.data)) {
-    return Either.left(Errors.outputError(provider, "expected a model list object with a data array", redact))
+    return Either.left(UpstreamErrors.outputError(provider, "expected a model list object with a data array", redact))
   }
   const models: Array<ModelInfo> = []
   for (const entry of value.data) {

@@ -1,13 +1,13 @@
 /**
  * Keeps provider credentials out of everything an error carries: bodies, messages, details.
  *
- * @internal
+ * @since 0.1.0
  */
 
-/** @internal */
+/** @since 0.1.0 */
 export const REDACTED = "[REDACTED]"
 
-/** @internal */
+/** @since 0.1.0 */
 export type Redactor = (text: string) => string
 
 const identity: Redactor = (text) => text
@@ -16,7 +16,7 @@ const identity: Redactor = (text) => text
  * A function that replaces every occurrence of each secret with `[REDACTED]`. Empty secrets are
  * ignored; longer secrets are replaced first, so a secret containing another one is removed whole.
  *
- * @internal
+ * @since 0.1.0
  */
 export const make = (secrets: ReadonlyArray<string>): Redactor => {
   const list = Array.from(new Set(secrets.filter((s) => s.length > 0))).sort((a, b) => b.length - a.length)
@@ -34,6 +34,6 @@ export const make = (secrets: ReadonlyArray<string>): Redactor => {
  * Header names whose values are credentials: they are redacted from traces and logs, and their
  * values are redacted from error bodies like the API key.
  *
- * @internal
+ * @since 0.1.0
  */
 export const secretHeaderName: RegExp = /auth|key|token|secret|cookie|password/i

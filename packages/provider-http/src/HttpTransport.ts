@@ -2,9 +2,9 @@
  * HTTP to one upstream over an undici `Pool` (keep-alive), through undici's dispatch API with a
  * handler object: no Promise, no Node stream and no AbortController per request, and one fiber
  * suspension per JSON exchange (the request is sent and the whole answer collected before the
- * fiber resumes). Interrupting the Effect aborts the request.
+ * fiber resumes). Interrupting the Effect aborts the request. Shared by every HTTP adapter.
  *
- * @internal
+ * @since 0.1.0
  */
 import type * as Deadlines from "@switchyard/core/Deadlines"
 import * as Streaming from "@switchyard/core/Streaming"
@@ -15,10 +15,10 @@ import * as Scope from "effect/Scope"
 import { StringDecoder } from "node:string_decoder"
 import { type Dispatcher, Pool } from "undici"
 
-/** Response headers as undici gives them (lower-case names). @internal */
+/** Response headers as undici gives them (lower-case names). @since 0.1.0 */
 export type ResponseHeaders = Readonly<Record<string, string | Array<string> | undefined>>
 
-/** Why a request failed below HTTP: it could not be sent, the connection broke, or it ran out of time. @internal */
+/** Why a request failed below HTTP: it could not be sent, the connection broke, or it ran out of time. @since 0.1.0 */
 export class TransportError {
   readonly _tag = "TransportError"
   constructor(
@@ -27,14 +27,14 @@ export class TransportError {
   ) {}
 }
 
-/** A whole answer. `body` holds at most `maxBytes` of it when the status is not 2xx. @internal */
+/** A whole answer. `body` holds at most `maxBytes` of it when the status is not 2xx. @since 0.1.0 */
 export interface Answer {
   readonly status: number
   readonly headers: ResponseHeaders
   readonly body: string
 }
 
-/** An answer whose body is still arriving. @internal */
+/** An answer whose body is still arriving. @since 0.1.0 */
 export interface Opened {
   readonly status: number
   readonly headers: ResponseHeaders
@@ -50,16 +50,18 @@ export interface Opened {
   readonly finish: (graceMillis: number) => void
 }
 
-/** @internal */
+/** @since 0.1.0 @category Models */
 export interface Request {
   readonly method: "GET" | "POST"
-  /** Appended to the base URL's path. */
+  /** Appended to the base URL's path (a query string included). */
   readonly path: string
   readonly body?: string | undefined
   readonly timeoutMillis: number
+  /** Added to (or replacing) the transport's own headers for this request: a signature, say. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
-/** @internal */
+/** @since 0.1.0 */
 export interface Transport {
   readonly url: (path: string) => string
   /** Sends the request and collects the answer; a non-2xx body is kept up to `maxErrorBytes`. */
@@ -98,7 +100,7 @@ class Abortable {
 /**
  * A transport to the origin of `baseUrl`, its pool closed with the Scope.
  *
- * @internal
+ * @since 0.1.0
  */
 export const make = (
   baseUrl: string,
@@ -117,7 +119,7 @@ export const make = (
       const dispatchOptions = (request: Request): Dispatcher.DispatchOptions => ({
         method: request.method,
         path: basePath + request.path,
-        headers,
+        headers: request.headers === undefined ? headers : { ...headers, ...request.headers },
         body: request.body ?? null
       })
 

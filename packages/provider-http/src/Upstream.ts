@@ -1,0 +1,188 @@
+/**
+ * One vendor API over HTTP, with failures already in core's typed errors: what every HTTP
+ * adapter needs besides its wire format. An adapter gives its base URL, headers, credentials
+ * (for redaction) and a reader of its vendor's error envelope; it gets JSON exchanges and
+ * streamed bodies decoded by its own decoder.
+ *
+ * @since 0.1.0
+ */
+import type * as Deadlines from "@switchyard/core/Deadlines"
+import type { ProviderError } from "@switchyard/core/GatewayError"
+import type { CallOptions } from "@switchyard/core/Provider"
+import * as Streaming from "@switchyard/core/Streaming"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as HttpTransport from "./HttpTransport.js"
+import type { Redactor } from "./Redact.js"
+import * as UpstreamErrors from "./UpstreamErrors.js"
+
+/** @since 0.1.0 @category Models */
+export interface Options {
+  /** The provider's name, for errors. */
+  readonly provider: string
+  readonly baseUrl: string
+  /** Sent with every request (credentials included). */
+  readonly headers: Readonly<Record<string, string>>
+  /** Removes the credentials from everything an error carries. */
+  readonly redact: Redactor
+  /** Reads the vendor's error envelope out of a (redacted) non-2xx body. */
+  readonly errorBody: (body: string) => UpstreamErrors.UpstreamError
+  /** The provider's own bound on a call; a call's `CallOptions.timeoutMillis` may only shorten it. */
+  readonly timeoutMillis: number
+}
+
+/** What a decoder made of one piece of body text. @since 0.1.0 @category Models */
+export interface Decoded<A> {
+  readonly items: ReadonlyArray<A>
+  /** The stream's end was seen (`[DONE]`, `message_stop`, ...): what follows is not decoded. */
+  readonly done: boolean
+  /** The stream failed (an in-band error) after `items`. */
+  readonly failure?: ProviderError | undefined
+}
+
+/** @since 0.1.0 @category Models */
+export interface Upstream {
+  readonly url: (path: string) => string
+  /** The bound of a call: the provider's timeout, shortened by the call's. */
+  readonly timeoutFor: (call: CallOptions | undefined) => number
+  /** Sends a request and parses its 2xx body; the whole exchange is bounded by its timeout. */
+  readonly exchange: <A>(
+    request: HttpTransport.Request,
+    parse: (text: string) => Either.Either<A, ProviderError>
+  ) => Effect.Effect<A, ProviderError>
+  /**
+   * Sends a request whose answer streams, and reads it through `decoder` (one per request). The
+   * timeout runs until the first decoded item; after the end (or an in-band failure) the rest of
+   * the body is discarded as it arrives, so the connection can be reused. Everything lives in
+   * the caller's Scope.
+   */
+  readonly stream: <A>(
+    request: HttpTransport.Request,
+    decoder: (text: string) => Decoded<A>
+  ) => Effect.Effect<Streaming.Pull<A, ProviderError>, ProviderError, Scope.Scope>
+}
+
+const isOk = (status: number) => status >= 200 && status < 300
+
+/**
+ * How long the rest of a body is still read after its end was decoded, before the request is
+ * aborted. Upstreams end the body right after their last event, but its last bytes (the
+ * chunked-encoding terminator) often arrive a moment later: aborting before them makes undici
+ * destroy the connection instead of returning it to the keep-alive pool.
+ *
+ * @since 0.1.0 @category Constants
+ */
+export const drainAfterEndMillis = 1000
+
+/**
+ * Reads a body's text up to `maxChars` (then stops). A body that fails half way gives what was
+ * read; none gives "".
+ *
+ * @since 0.1.0 @category Reading
+ */
+export const readCapped = <E>(pull: Streaming.Pull<string, E>, maxChars: number): Effect.Effect<string> => {
+  let text = ""
+  const loop: Effect.Effect<string> = Effect.matchEffect(pull, {
+    onFailure: () => Effect.sync(() => text.slice(0, maxChars)),
+    onSuccess: (chunk) => {
+      for (const piece of chunk) text += piece
+      return text.length >= maxChars ? Effect.succeed(text.slice(0, maxChars)) : loop
+    }
+  })
+  return Effect.suspend(() => loop)
+}
+
+/**
+ * The upstream, with its own keep-alive pool to the base URL's origin, closed with the Scope.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const make = (options: Options, deadlines: Deadlines.Deadlines): Effect.Effect<Upstream, never, Scope.Scope> =>
+  Effect.map(HttpTransport.make(options.baseUrl, options.headers, deadlines), (transport): Upstream => {
+    const { provider, redact } = options
+
+    const transportFailure = (request: HttpTransport.Request, sending: boolean) => (error: HttpTransport.TransportError) =>
+      error.timedOut
+        ? UpstreamErrors.timeout(provider, request.timeoutMillis)
+        : UpstreamErrors.unreachable(provider, { method: request.method, url: transport.url(request.path) }, error.cause, sending, redact)
+
+    /** A non-2xx answer, classified from its (capped) body and headers. */
+    const statusFailure = (status: number, body: string, headers: UpstreamErrors.Headers) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const clean = redact(body)
+        return Effect.fail(UpstreamErrors.statusError(
+          provider,
+          status,
+          clean,
+          options.errorBody(clean),
+          UpstreamErrors.retryAfterMillis(headers, now),
+          redact
+        ))
+      })
+
+    const exchange: Upstream["exchange"] = (request, parse) =>
+      transport.exchange(request, UpstreamErrors.maxErrorBodyBytes).pipe(
+        Effect.mapError(transportFailure(request, true)),
+        Effect.flatMap((answer) =>
+          isOk(answer.status) ? parse(answer.body) : statusFailure(answer.status, answer.body, answer.headers)
+        )
+      )
+
+    const stream = <A>(
+      request: HttpTransport.Request,
+      decoder: (text: string) => Decoded<A>
+    ): Effect.Effect<Streaming.Pull<A, ProviderError>, ProviderError, Scope.Scope> =>
+      Effect.flatMap(
+        Effect.mapError(transport.open(request), transportFailure(request, true)),
+        (opened): Effect.Effect<Streaming.Pull<A, ProviderError>, ProviderError> => {
+          if (!isOk(opened.status)) {
+            return Effect.flatMap(
+              readCapped(opened.pull, UpstreamErrors.maxErrorBodyBytes),
+              (body) => statusFailure(opened.status, body, opened.headers)
+            )
+          }
+          const brokenConnection = transportFailure(request, false)
+          let done = false
+          let failure: ProviderError | undefined
+          const pull: Streaming.Pull<A, ProviderError> = Effect.suspend(() => {
+            if (failure !== undefined) return Effect.fail(Option.some(failure))
+            if (done) return Streaming.endPull
+            return Effect.matchEffect(opened.pull, {
+              onFailure: Option.match({
+                onNone: () => Streaming.endPull,
+                onSome: (error) => Effect.fail(Option.some(brokenConnection(error)))
+              }),
+              onSuccess: (texts) => {
+                const items: Array<A> = []
+                for (const text of texts) {
+                  const decoded = decoder(text)
+                  for (const item of decoded.items) items.push(item)
+                  if (decoded.done) {
+                    done = true
+                    failure = decoded.failure
+                    opened.finish(drainAfterEndMillis)
+                    break
+                  }
+                }
+                if (items.length === 0) return pull
+                opened.disarm()
+                return Effect.succeed(Chunk.unsafeFromArray(items))
+              }
+            })
+          })
+          return Effect.succeed(pull)
+        }
+      )
+
+    return {
+      url: transport.url,
+      timeoutFor: (call) =>
+        call?.timeoutMillis === undefined ? options.timeoutMillis : Math.min(call.timeoutMillis, options.timeoutMillis),
+      exchange,
+      stream
+    }
+  })

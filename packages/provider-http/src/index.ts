@@ -1,0 +1,8 @@
+/** @since 0.1.0 */
+export * as HttpTransport from "./HttpTransport.js"
+/** @since 0.1.0 */
+export * as Redact from "./Redact.js"
+/** @since 0.1.0 */
+export * as Upstream from "./Upstream.js"
+/** @since 0.1.0 */
+export * as UpstreamErrors from "./UpstreamErrors.js"
