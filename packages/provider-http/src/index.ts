@@ -6,3 +6,5 @@ export * as Redact from "./Redact.js"
 export * as Upstream from "./Upstream.js"
 /** @since 0.1.0 */
 export * as UpstreamErrors from "./UpstreamErrors.js"
+/** @since 0.1.0 */
+export * as TestUpstream from "./TestUpstream.js"
