@@ -26,16 +26,30 @@ import * as Wire from "./internal/wire.js"
 export interface Options {
   /** The registry key targets call it by (`virtual_key`). Default `"openai"`. */
   readonly name?: string
-  /** Sent as `Authorization: Bearer <key>` when given. Never appears in errors, logs or traces. */
+  /**
+   * Sent as `Authorization: Bearer <key>` (or in `apiKeyHeader`) when given. Never appears in
+   * errors, logs or traces.
+   */
   readonly apiKey?: Redacted.Redacted | undefined
+  /**
+   * The header that carries `apiKey` as it is, for upstreams that do not take a bearer token
+   * (Azure: `api-key`). Default: `Authorization: Bearer <key>`.
+   */
+  readonly apiKeyHeader?: string | undefined
   /** Default `"https://api.openai.com/v1"`; paths such as `/chat/completions` are appended. */
   readonly baseUrl?: string
   /**
    * Glob patterns (`*` matches anything) of the models this provider serves; those without a
-   * wildcard are what `listModels` answers. Absent or empty: OpenAI's model families
-   * (`Provider.modelFamilies("openai")`), and `listModels` asks the upstream's `GET /models`.
+   * wildcard are what `listModels` answers. Absent or empty: `families`, and `listModels` asks
+   * the upstream's `GET /models`.
    */
   readonly models?: ReadonlyArray<string>
+  /**
+   * Glob patterns served when `models` is absent or empty. Default: OpenAI's model families
+   * (`Provider.modelFamilies("openai")`). Empty: no model by its name alone; requests reach the
+   * provider through a `name/model` prefix.
+   */
+  readonly families?: ReadonlyArray<string> | undefined
   /**
    * Extra headers on every request (set after the bearer token, so they may replace it). Values
    * of headers named like a credential (`api-key`, `x-auth-token`, ...) are redacted like the key.
@@ -69,7 +83,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
     const name = options.name ?? "openai"
     const patterns = options.models !== undefined && options.models.length > 0
       ? options.models
-      : Provider.modelFamilies("openai")
+      : options.families ?? Provider.modelFamilies("openai")
     const extraHeaders = options.headers ?? {}
     const secretHeaders = Object.keys(extraHeaders).filter((key) => Redact.secretHeaderName.test(key))
     const redact = Redact.make([
@@ -77,7 +91,11 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       ...secretHeaders.map((key) => extraHeaders[key]!)
     ])
     const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
-    if (options.apiKey !== undefined) headers.authorization = `Bearer ${Redacted.value(options.apiKey)}`
+    if (options.apiKey !== undefined) {
+      const key = Redacted.value(options.apiKey)
+      if (options.apiKeyHeader === undefined) headers.authorization = `Bearer ${key}`
+      else headers[options.apiKeyHeader.toLowerCase()] = key
+    }
     for (const key of Object.keys(extraHeaders)) headers[key.toLowerCase()] = extraHeaders[key]!
 
     const upstream = yield* Upstream.make({

@@ -1,2 +1,5 @@
 /** @since 0.1.0 */
 export * as OpenAiProvider from "./OpenAiProvider.js"
+
+/** @since 0.1.0 */
+export * as Presets from "./Presets.js"

@@ -103,6 +103,24 @@ describe("OpenAiProvider.chat", () => {
       }
     }))
 
+  it.scoped("apiKeyHeader: the bare key in that header instead of a bearer token, redacted all the same", () =>
+    Effect.gen(function*() {
+      const { provider, requests } = yield* build(
+        (exchange) =>
+          FakeUpstream.json({
+            error: { message: `bad credentials: ${JSON.stringify(exchange.headers)}`, type: "invalid_request_error" }
+          }, { status: 401 }),
+        { apiKeyHeader: "Api-Key" }
+      )
+      const rejected = yield* Effect.flip(provider.chat(request))
+      assert.strictEqual(requests[0]!.headers["api-key"], secret)
+      assert.isUndefined(requests[0]!.headers["authorization"])
+      assert(rejected._tag === "ProviderStatusError")
+      for (const text of [JSON.stringify(rejected), String(rejected), rejected.message]) {
+        assert.notInclude(text, secret)
+      }
+    }))
+
   describe("assistant prefill (what mid-stream failover continues on)", () => {
     const prefilled: ChatRequest = {
       ...request,
@@ -434,6 +452,18 @@ describe("OpenAiProvider.serves", () => {
       assert.isTrue(provider.serves("qwen2.5-coder"))
       assert.isFalse(provider.serves("qwen2.5-coder-32b"))
       assert.isFalse(provider.serves("gpt-4o"))
+    }))
+
+  it.scoped("without models, the families given instead of OpenAI's; none serves no model by name", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(() => FakeUpstream.json({}), { families: ["deepseek-*"] })
+      assert.isTrue(provider.serves("deepseek-chat"))
+      assert.isFalse(provider.serves("gpt-4o"))
+      const none = (yield* build(() => FakeUpstream.json({}), { families: [] })).provider
+      assert.isFalse(none.serves("gpt-4o"))
+      assert.isFalse(none.serves("llama-3.3-70b"))
+      const listed = (yield* build(() => FakeUpstream.json({}), { families: [], models: ["llama-*"] })).provider
+      assert.isTrue(listed.serves("llama-3.3-70b"))
     }))
 })
 

@@ -7,7 +7,9 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Routing from "@switchyard/core/Routing"
 import * as Simulation from "@switchyard/providers-mock/Simulation"
+import * as Presets from "@switchyard/providers-openai/Presets"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as YAML from "yaml"
@@ -19,7 +21,12 @@ const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must n
 export const ProviderConfig = Schema.Struct({
   /** What targets call `virtual_key` and what a `name/model` prefix selects. */
   name: NonEmpty.pipe(Schema.filter((s) => !s.includes("/") || "must not contain '/'")),
-  type: Schema.Literal("openai", "mock"),
+  /** `openai`, `mock`, or an OpenAI-compatible preset (`Presets.names`: `groq`, `together`, ...). */
+  type: Schema.Literal("openai", "mock", ...Presets.names),
+  /**
+   * Default: OpenAI's for `openai`; a preset's default URL, which for some (databricks,
+   * azure-foundry, cloudflare) is built from environment variables and does not exist without them.
+   */
   base_url: Schema.optional(Schema.String.pipe(Schema.filter((s) => URL.canParse(s) || "must be an absolute URL"))),
   api_key: Schema.optional(Schema.Redacted(Schema.String)),
   models: Schema.optional(Schema.Array(NonEmpty)),
@@ -110,21 +117,84 @@ const crossCheck = (config: FileConfig, providers: ReadonlyArray<ProviderConfig>
   return problems
 }
 
+const isHttpUrl = (url: string): boolean => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)
+
+/** An environment provider and the variables its base URL was built from. */
+interface EnvironmentEntry {
+  readonly provider: ProviderConfig
+  readonly urlFrom: ReadonlyArray<string>
+}
+
+const environmentEntries = (env: Readonly<Record<string, string | undefined>>): Array<EnvironmentEntry> => {
+  const entries: Array<EnvironmentEntry> = []
+  if (env.OPENAI_API_KEY) {
+    entries.push({
+      provider: {
+        name: "openai",
+        type: "openai",
+        api_key: Redacted.make(env.OPENAI_API_KEY),
+        ...(env.OPENAI_BASE_URL ? { base_url: env.OPENAI_BASE_URL } : {})
+      },
+      urlFrom: ["OPENAI_BASE_URL"]
+    })
+  }
+  for (const name of Presets.names) {
+    const keyVariable = Presets.presets[name].apiKeyEnv
+    const key = keyVariable === undefined ? undefined : env[keyVariable]
+    const baseUrl = Presets.defaultBaseUrl(name, env)
+    // As in Ferro, a preset whose URL needs more than the key (a host, an account id) is added
+    // only when that is set too.
+    if (!key || Either.isLeft(baseUrl)) continue
+    entries.push({
+      provider: { name, type: name, api_key: Redacted.make(key), base_url: baseUrl.right },
+      urlFrom: Presets.variables(name)
+    })
+  }
+  return entries
+}
+
 /**
  * Providers that come from the environment alone, as in Ferro: `OPENAI_API_KEY` (with
- * `OPENAI_BASE_URL`) adds an `openai` provider unless the file already names one.
+ * `OPENAI_BASE_URL`) adds an `openai` provider, and each preset's key variable (`GROQ_API_KEY`,
+ * `DATABRICKS_TOKEN`, ... see `Presets.presets`) one named after the preset, with its default
+ * base URL; a preset whose URL needs another variable (`DATABRICKS_HOST`, `CLOUDFLARE_ACCOUNT_ID`,
+ * `AZURE_FOUNDRY_ENDPOINT`) is added only when that is set too. A provider the file already
+ * names is not added. Ollama takes no key, so it comes only from the file.
  *
  * @since 0.1.0 @category Environment
  */
 export const environmentProviders = (env: Readonly<Record<string, string | undefined>>): Array<ProviderConfig> =>
-  env.OPENAI_API_KEY
-    ? [{
-      name: "openai",
-      type: "openai",
-      api_key: Redacted.make(env.OPENAI_API_KEY),
-      ...(env.OPENAI_BASE_URL ? { base_url: env.OPENAI_BASE_URL } : {})
-    }]
-    : []
+  environmentEntries(env).map((entry) => entry.provider)
+
+/**
+ * Fills in a preset provider's default base URL, or says what to set when it has none.
+ */
+const withDefaultBaseUrl = (
+  p: ProviderConfig,
+  path: string,
+  env: Readonly<Record<string, string | undefined>>,
+  problems: Array<string>
+): ProviderConfig => {
+  if (p.base_url !== undefined || !Presets.isName(p.type)) return p
+  const template = Presets.presets[p.type].baseUrl
+  return Either.match(Presets.defaultBaseUrl(p.type, env), {
+    onLeft: (missing) => {
+      problems.push(
+        `${path}.base_url: required for type ${p.type} unless ${missing.variables.join(" and ")} ${
+          missing.variables.length > 1 ? "are" : "is"
+        } set in the environment (the default is ${template})`
+      )
+      return p
+    },
+    onRight: (url) => {
+      if (isHttpUrl(url)) return { ...p, base_url: url }
+      problems.push(
+        `${path}.base_url: not given, and the default for type ${p.type}, '${url}' (${template}), is not an absolute http(s) URL`
+      )
+      return p
+    }
+  })
+}
 
 /** The embedded default: the simulated provider. @since 0.1.0 @category Defaults */
 export const defaultProviders: ReadonlyArray<ProviderConfig> = [{ name: "mock", type: "mock" }]
@@ -155,13 +225,23 @@ export const fromDocument = (
       })
     ),
     Effect.flatMap((config) => {
-      const fromFile = config.providers ?? (document === undefined ? defaultProviders : [])
-      const providers = [
-        ...fromFile,
-        ...environmentProviders(env).filter((p) => !fromFile.some((f) => f.name === p.name))
-      ]
-      const problems = crossCheck(config, providers)
-      if (providers.length === 0) problems.push("providers: none configured, and no OPENAI_API_KEY in the environment")
+      const problems: Array<string> = []
+      const fromFile = (config.providers ?? (document === undefined ? defaultProviders : [])).map((p, i) =>
+        withDefaultBaseUrl(p, `providers[${i}]`, env, problems)
+      )
+      const fromEnvironment = environmentEntries(env).filter((e) => !fromFile.some((f) => f.name === e.provider.name))
+      for (const { provider, urlFrom } of fromEnvironment) {
+        if (provider.base_url !== undefined && !isHttpUrl(provider.base_url)) {
+          problems.push(
+            `${urlFrom.join(", ")}: the ${provider.name} provider's base URL '${provider.base_url}' is not an absolute http(s) URL`
+          )
+        }
+      }
+      const providers = [...fromFile, ...fromEnvironment.map((e) => e.provider)]
+      problems.push(...crossCheck(config, providers))
+      if (providers.length === 0) {
+        problems.push("providers: none configured, and no provider's key (OPENAI_API_KEY, GROQ_API_KEY, ...) in the environment")
+      }
       if (problems.length > 0) return Effect.fail(new ConfigError({ source, problems }))
       const port = env.PORT !== undefined && env.PORT !== "" ? Number(env.PORT) : config.server?.port ?? 8080
       if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -12,30 +12,43 @@ import type * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import * as HttpApi from "@switchyard/http/HttpApi"
 import * as MockProvider from "@switchyard/providers-mock/MockProvider"
 import * as OpenAiProvider from "@switchyard/providers-openai/OpenAiProvider"
+import * as Presets from "@switchyard/providers-openai/Presets"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer, type Server } from "node:http"
 import type { ProviderConfig, ServerSettings } from "./Config.js"
 
-/** @since 0.1.0 @category Layers */
+/** What `openai` and the preset types share: the file's fields as `OpenAiProvider` options. */
+const openAiOptions = (p: ProviderConfig) => ({
+  name: p.name,
+  apiKey: p.api_key,
+  ...(p.base_url !== undefined ? { baseUrl: p.base_url } : {}),
+  ...(p.models !== undefined ? { models: p.models } : {}),
+  ...(p.headers !== undefined ? { headers: p.headers } : {}),
+  ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {}),
+  ...(p.prefill !== undefined ? { prefill: p.prefill } : {})
+})
+
+/**
+ * The provider a configuration entry describes. A preset's `base_url` has been filled in by
+ * `Config.load`, which refuses a preset without one, so a missing one here is a bug.
+ *
+ * @since 0.1.0 @category Layers
+ */
 export const providerLayer = (p: ProviderConfig): Layer.Layer<never, never, ProviderRegistry.ProviderRegistry> => {
   switch (p.type) {
     case "openai":
-      return OpenAiProvider.layer({
-        name: p.name,
-        apiKey: p.api_key,
-        ...(p.base_url !== undefined ? { baseUrl: p.base_url } : {}),
-        ...(p.models !== undefined ? { models: p.models } : {}),
-        ...(p.headers !== undefined ? { headers: p.headers } : {}),
-        ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {}),
-        ...(p.prefill !== undefined ? { prefill: p.prefill } : {})
-      })
+      return OpenAiProvider.layer(openAiOptions(p))
     case "mock":
       return MockProvider.layer({
         name: p.name,
         ...(p.models !== undefined ? { models: p.models } : {}),
         ...p.simulation
       })
+    default:
+      return Layer.unwrapEffect(
+        Effect.map(Effect.orDie(Presets.options(p.type, openAiOptions(p))), OpenAiProvider.layer)
+      )
   }
 }
 

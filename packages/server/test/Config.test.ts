@@ -84,6 +84,75 @@ server: { port: 99999 }
       assert.include(joined, "server.port")
     }))
 
+  describe("OpenAI-compatible presets", () => {
+    it.effect("a preset type without base_url gets the preset's default; a base_url given wins", () =>
+      Effect.gen(function*() {
+        const settings = yield* decode(`
+providers:
+  - { name: fast, type: groq, api_key: gsk-test }
+  - { name: proxied, type: groq, base_url: "http://127.0.0.1:9/openai/v1" }
+  - { name: local, type: ollama }
+`)
+        assert.deepStrictEqual(settings.providers.map((p) => [p.name, p.type, p.base_url]), [
+          ["fast", "groq", "https://api.groq.com/openai/v1"],
+          ["proxied", "groq", "http://127.0.0.1:9/openai/v1"],
+          ["local", "ollama", "http://localhost:11434/v1"]
+        ])
+        assert.strictEqual(Redacted.value(settings.providers[0]!.api_key!), "gsk-test")
+      }))
+
+    it.effect("a preset with no default URL fails at load without base_url, naming the field and what to set", () =>
+      Effect.gen(function*() {
+        const yaml = "providers:\n  - { name: m, type: mock }\n  - { name: db, type: databricks, api_key: dapi-x }\n"
+        assert.deepStrictEqual(yield* problems(yaml), [
+          "providers[1].base_url: required for type databricks unless DATABRICKS_HOST is set in the environment (the default is ${DATABRICKS_HOST}/serving-endpoints)"
+        ])
+        const withHost = yield* decode(yaml, { DATABRICKS_HOST: "https://adb-1.azuredatabricks.net/" })
+        assert.strictEqual(withHost.providers[1]!.base_url, "https://adb-1.azuredatabricks.net/serving-endpoints")
+        const noScheme = yield* problems(yaml, { DATABRICKS_HOST: "adb-1.azuredatabricks.net" })
+        assert.strictEqual(noScheme.length, 1)
+        assert.match(noScheme[0]!, /^providers\[1\]\.base_url: .*'adb-1\.azuredatabricks\.net\/serving-endpoints'.*not an absolute/)
+        const cloudflare = yield* problems("providers: [{ name: cf, type: cloudflare }]")
+        assert.include(cloudflare.join("\n"), "providers[0].base_url: required for type cloudflare unless CLOUDFLARE_ACCOUNT_ID is set")
+      }))
+
+    it.effect("a preset's key variable in the environment adds a provider named after it, unless the file names one", () =>
+      Effect.gen(function*() {
+        const env = {
+          GROQ_API_KEY: "gsk-env",
+          DEEPSEEK_API_KEY: "sk-ds",
+          // Needs DATABRICKS_HOST as well, which is unset: not added (as in Ferro).
+          DATABRICKS_TOKEN: "dapi-env",
+          CLOUDFLARE_API_KEY: "cf-env",
+          CLOUDFLARE_ACCOUNT_ID: "0123abcd"
+        }
+        const bare = yield* Config.fromDocument(undefined, "default", env)
+        assert.deepStrictEqual(bare.providers.map((p) => [p.name, p.type, p.base_url]), [
+          ["mock", "mock", undefined],
+          ["groq", "groq", "https://api.groq.com/openai/v1"],
+          ["deepseek", "deepseek", "https://api.deepseek.com"],
+          ["cloudflare", "cloudflare", "https://api.cloudflare.com/client/v4/accounts/0123abcd/ai/v1"]
+        ])
+        assert.strictEqual(Redacted.value(bare.providers[1]!.api_key!), "gsk-env")
+        assert.deepStrictEqual(Config.environmentProviders({ GROQ_API_KEY: "gsk-env" }).map((p) => p.name), ["groq"])
+        assert.deepStrictEqual(Config.environmentProviders({ GROQ_API_KEY: "" }), [])
+
+        const named = yield* decode("providers: [{ name: groq, type: mock }]", { GROQ_API_KEY: "gsk-env" })
+        assert.deepStrictEqual(named.providers.map((p) => [p.name, p.type]), [["groq", "mock"]])
+
+        const onlyGroq = yield* decode("{}", { GROQ_API_KEY: "gsk-env" })
+        assert.deepStrictEqual(onlyGroq.providers.map((p) => p.name), ["groq"])
+      }))
+
+    it.effect("an environment variable that makes a bad base URL is named", () =>
+      Effect.gen(function*() {
+        const found = yield* problems("{}", { DATABRICKS_TOKEN: "dapi-env", DATABRICKS_HOST: "adb-1.azuredatabricks.net" })
+        assert.deepStrictEqual(found, [
+          "DATABRICKS_HOST: the databricks provider's base URL 'adb-1.azuredatabricks.net/serving-endpoints' is not an absolute http(s) URL"
+        ])
+      }))
+  })
+
   it.effect("unknown fields are errors, not silently ignored", () =>
     Effect.gen(function*() {
       const found = yield* problems("providers: [{ name: a, type: openai, apikey: x }]")
