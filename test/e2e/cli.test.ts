@@ -32,7 +32,7 @@ describe("switchyard serve", () => {
   })
 
   it("GATEWAY_CONFIG does what --config does", async () => {
-    const config = writeConfig("providers: [{ name: a, type: anthropic }]\n")
+    const config = writeConfig("providers: [{ name: a, type: carrier-pigeon }]\n")
     const { code, stderr } = await runCli(["serve"], { GATEWAY_CONFIG: config })
     expect(code).not.toBe(0)
     expect(stderr).toContain("providers[0].type")

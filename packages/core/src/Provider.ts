@@ -89,6 +89,15 @@ export const modelMatcher = (patterns: ReadonlyArray<string>): (model: string) =
 }
 
 /**
+ * What `listModels` answers for a provider configured with `models`: the patterns that name one
+ * model (no `*`), owned by the provider.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const listedModels = (provider: string, patterns: ReadonlyArray<string>): ReadonlyArray<ModelInfo> =>
+  patterns.filter((p) => !p.includes("*")).map((id): ModelInfo => ({ id, object: "model", created: 0, owned_by: provider }))
+
+/**
  * `chatStream` for a provider that implements `openStream`.
  *
  * @since 0.1.0 @category Constructors

@@ -15,8 +15,10 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as HttpTransport from "./HttpTransport.js"
+import * as Redact from "./Redact.js"
 import type { Redactor } from "./Redact.js"
 import * as UpstreamErrors from "./UpstreamErrors.js"
 
@@ -62,11 +64,24 @@ export interface Upstream {
    */
   readonly stream: <A>(
     request: HttpTransport.Request,
-    decoder: (text: string) => Decoded<A>
+    decoder: (text: string) => Decoded<A>,
+    options?: StreamOptions
   ) => Effect.Effect<Streaming.Pull<A, ProviderError>, ProviderError, Scope.Scope>
 }
 
+/** @since 0.1.0 @category Models */
+export interface StreamOptions {
+  /**
+   * The vendor always ends a stream with an end event (Anthropic's `message_stop`): a body that
+   * ends before the decoder saw it was cut short, and fails as `ProviderUnreachable` (so that
+   * mid-stream failover can continue it) instead of passing for a whole answer.
+   */
+  readonly endEventRequired?: boolean
+}
+
 const isOk = (status: number) => status >= 200 && status < 300
+
+const cutShort = new Error("the body ended before the stream's end event")
 
 /**
  * How long the rest of a body is still read after its end was decoded, before the request is
@@ -94,6 +109,29 @@ export const readCapped = <E>(pull: Streaming.Pull<string, E>, maxChars: number)
     }
   })
   return Effect.suspend(() => loop)
+}
+
+/**
+ * The headers of every request and the redactor of an adapter's errors: `base`, then the key in
+ * the vendor's header(s), then the user's extra headers (names lower-cased, set last so they may
+ * replace any). The key, and the value of every extra header named like a credential, are
+ * redacted from everything an error carries.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const credentials = (options: {
+  readonly base: Readonly<Record<string, string>>
+  readonly apiKey: Redacted.Redacted | undefined
+  /** The vendor's key header(s) for a key: `{ authorization: "Bearer <key>" }`, `{ "x-api-key": key }`. */
+  readonly keyHeaders: (key: string) => Record<string, string>
+  readonly extra: Readonly<Record<string, string>> | undefined
+}): { readonly headers: Record<string, string>; readonly redact: Redactor } => {
+  const extra = options.extra ?? {}
+  const key = options.apiKey === undefined ? undefined : Redacted.value(options.apiKey)
+  const headers: Record<string, string> = { ...options.base, ...(key === undefined ? {} : options.keyHeaders(key)) }
+  for (const name of Object.keys(extra)) headers[name.toLowerCase()] = extra[name]!
+  const secrets = Object.keys(extra).filter((name) => Redact.secretHeaderName.test(name)).map((name) => extra[name]!)
+  return { headers, redact: Redact.make(key === undefined ? secrets : [key, ...secrets]) }
 }
 
 /**
@@ -134,7 +172,8 @@ export const make = (options: Options, deadlines: Deadlines.Deadlines): Effect.E
 
     const stream = <A>(
       request: HttpTransport.Request,
-      decoder: (text: string) => Decoded<A>
+      decoder: (text: string) => Decoded<A>,
+      streamOptions?: StreamOptions
     ): Effect.Effect<Streaming.Pull<A, ProviderError>, ProviderError, Scope.Scope> =>
       Effect.flatMap(
         Effect.mapError(transport.open(request), transportFailure(request, true)),
@@ -153,7 +192,10 @@ export const make = (options: Options, deadlines: Deadlines.Deadlines): Effect.E
             if (done) return Streaming.endPull
             return Effect.matchEffect(opened.pull, {
               onFailure: Option.match({
-                onNone: () => Streaming.endPull,
+                onNone: () =>
+                  streamOptions?.endEventRequired === true
+                    ? Effect.fail(Option.some(brokenConnection(new HttpTransport.TransportError(cutShort, false))))
+                    : Streaming.endPull,
                 onSome: (error) => Effect.fail(Option.some(brokenConnection(error)))
               }),
               onSuccess: (texts) => {

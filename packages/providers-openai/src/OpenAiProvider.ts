@@ -16,7 +16,6 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import * as Redact from "@switchyard/provider-http/Redact"
 import * as Upstream from "@switchyard/provider-http/Upstream"
 import * as Errors from "./internal/errors.js"
 import * as SseBody from "./internal/stream.js"
@@ -84,19 +83,13 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
     const patterns = options.models !== undefined && options.models.length > 0
       ? options.models
       : options.families ?? Provider.modelFamilies("openai")
-    const extraHeaders = options.headers ?? {}
-    const secretHeaders = Object.keys(extraHeaders).filter((key) => Redact.secretHeaderName.test(key))
-    const redact = Redact.make([
-      ...(options.apiKey === undefined ? [] : [Redacted.value(options.apiKey)]),
-      ...secretHeaders.map((key) => extraHeaders[key]!)
-    ])
-    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
-    if (options.apiKey !== undefined) {
-      const key = Redacted.value(options.apiKey)
-      if (options.apiKeyHeader === undefined) headers.authorization = `Bearer ${key}`
-      else headers[options.apiKeyHeader.toLowerCase()] = key
-    }
-    for (const key of Object.keys(extraHeaders)) headers[key.toLowerCase()] = extraHeaders[key]!
+    const { headers, redact } = Upstream.credentials({
+      base: { "content-type": "application/json", accept: "application/json" },
+      apiKey: options.apiKey,
+      keyHeaders: (key) =>
+        options.apiKeyHeader === undefined ? { authorization: `Bearer ${key}` } : { [options.apiKeyHeader.toLowerCase()]: key },
+      extra: options.headers
+    })
 
     const upstream = yield* Upstream.make({
       provider: name,
@@ -135,7 +128,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
 
     const listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =
       options.models !== undefined && options.models.length > 0
-        ? Effect.succeed(Wire.configuredModels(name, options.models))
+        ? Effect.succeed(Provider.listedModels(name, options.models))
         : upstream.exchange(
           { method: "GET", path: "/models", timeoutMillis: upstream.timeoutFor(undefined) },
           (text) => Wire.parseModelList(name, text, redact)

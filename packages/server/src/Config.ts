@@ -21,8 +21,11 @@ const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must n
 export const ProviderConfig = Schema.Struct({
   /** What targets call `virtual_key` and what a `name/model` prefix selects. */
   name: NonEmpty.pipe(Schema.filter((s) => !s.includes("/") || "must not contain '/'")),
-  /** `openai`, `mock`, or an OpenAI-compatible preset (`Presets.names`: `groq`, `together`, ...). */
-  type: Schema.Literal("openai", "mock", ...Presets.names),
+  /**
+   * `openai`, `anthropic`, `mock`, or an OpenAI-compatible preset (`Presets.names`: `groq`,
+   * `together`, ...).
+   */
+  type: Schema.Literal("openai", "anthropic", "mock", ...Presets.names),
   /**
    * Default: OpenAI's for `openai`; a preset's default URL, which for some (databricks,
    * azure-foundry, cloudflare) is built from environment variables and does not exist without them.
@@ -34,10 +37,11 @@ export const ProviderConfig = Schema.Struct({
   timeout_ms: Schema.optional(Schema.Int.pipe(Schema.positive())),
   /**
    * How the upstream continues an assistant prefill (mid-stream failover continues a broken
-   * answer only on providers that do): `prefix` (Mistral, DeepSeek) or `continue_final_message`
-   * (vLLM, SGLang). The mock provider always does.
+   * answer only on providers that do): for OpenAI-compatible types `prefix` (Mistral, DeepSeek)
+   * or `continue_final_message` (vLLM, SGLang); `anthropic` does natively, and `false` turns
+   * that off (for models that refuse a prefill). The mock provider always does.
    */
-  prefill: Schema.optional(Schema.Literal("prefix", "continue_final_message")),
+  prefill: Schema.optional(Schema.Union(Schema.Literal("prefix", "continue_final_message"), Schema.Literal(false))),
   /** Only for `type: mock`. */
   simulation: Schema.optional(Simulation.OptionsSchema)
 })
@@ -111,6 +115,10 @@ const crossCheck = (config: FileConfig, providers: ReadonlyArray<ProviderConfig>
     }
     if (p.type === "mock" && p.prefill !== undefined) {
       problems.push(`providers[${i}].prefill: the mock provider always continues a prefill; remove the field`)
+    } else if (p.type === "anthropic" && p.prefill !== undefined && p.prefill !== false) {
+      problems.push(`providers[${i}].prefill: anthropic continues a prefill natively; only false (to turn it off) applies`)
+    } else if (p.type !== "anthropic" && p.prefill === false) {
+      problems.push(`providers[${i}].prefill: false applies to anthropic only; leave the field out instead`)
     }
   })
   problems.push(...Routing.check(config, [...names]))
@@ -138,6 +146,17 @@ const environmentEntries = (env: Readonly<Record<string, string | undefined>>): 
       urlFrom: ["OPENAI_BASE_URL"]
     })
   }
+  if (env.ANTHROPIC_API_KEY) {
+    entries.push({
+      provider: {
+        name: "anthropic",
+        type: "anthropic",
+        api_key: Redacted.make(env.ANTHROPIC_API_KEY),
+        ...(env.ANTHROPIC_BASE_URL ? { base_url: env.ANTHROPIC_BASE_URL } : {})
+      },
+      urlFrom: ["ANTHROPIC_BASE_URL"]
+    })
+  }
   for (const name of Presets.names) {
     const keyVariable = Presets.presets[name].apiKeyEnv
     const key = keyVariable === undefined ? undefined : env[keyVariable]
@@ -155,7 +174,8 @@ const environmentEntries = (env: Readonly<Record<string, string | undefined>>): 
 
 /**
  * Providers that come from the environment alone, as in Ferro: `OPENAI_API_KEY` (with
- * `OPENAI_BASE_URL`) adds an `openai` provider, and each preset's key variable (`GROQ_API_KEY`,
+ * `OPENAI_BASE_URL`) adds an `openai` provider, `ANTHROPIC_API_KEY` (with `ANTHROPIC_BASE_URL`)
+ * an `anthropic` one, and each preset's key variable (`GROQ_API_KEY`,
  * `DATABRICKS_TOKEN`, ... see `Presets.presets`) one named after the preset, with its default
  * base URL; a preset whose URL needs another variable (`DATABRICKS_HOST`, `CLOUDFLARE_ACCOUNT_ID`,
  * `AZURE_FOUNDRY_ENDPOINT`) is added only when that is set too. A provider the file already

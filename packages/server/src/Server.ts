@@ -10,6 +10,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as Gateway from "@switchyard/core/Gateway"
 import type * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import * as HttpApi from "@switchyard/http/HttpApi"
+import * as AnthropicProvider from "@switchyard/providers-anthropic/AnthropicProvider"
 import * as MockProvider from "@switchyard/providers-mock/MockProvider"
 import * as OpenAiProvider from "@switchyard/providers-openai/OpenAiProvider"
 import * as Presets from "@switchyard/providers-openai/Presets"
@@ -26,7 +27,7 @@ const openAiOptions = (p: ProviderConfig) => ({
   ...(p.models !== undefined ? { models: p.models } : {}),
   ...(p.headers !== undefined ? { headers: p.headers } : {}),
   ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {}),
-  ...(p.prefill !== undefined ? { prefill: p.prefill } : {})
+  ...(p.prefill !== undefined && p.prefill !== false ? { prefill: p.prefill } : {})
 })
 
 /**
@@ -39,6 +40,16 @@ export const providerLayer = (p: ProviderConfig): Layer.Layer<never, never, Prov
   switch (p.type) {
     case "openai":
       return OpenAiProvider.layer(openAiOptions(p))
+    case "anthropic":
+      return AnthropicProvider.layer({
+        name: p.name,
+        apiKey: p.api_key,
+        ...(p.base_url !== undefined ? { baseUrl: p.base_url } : {}),
+        ...(p.models !== undefined ? { models: p.models } : {}),
+        ...(p.headers !== undefined ? { headers: p.headers } : {}),
+        ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {}),
+        ...(p.prefill === false ? { prefill: false } : {})
+      })
     case "mock":
       return MockProvider.layer({
         name: p.name,

@@ -246,4 +246,18 @@ aliases: { fast: quick, quick: mock-1 }
         assert.include(found.join("\n"), expected, yaml)
       }
     }))
+
+  it.effect("anthropic: a provider type of its own, from the file or from ANTHROPIC_API_KEY", () =>
+    Effect.gen(function*() {
+      const fromFile = yield* decode("providers: [{ name: claude, type: anthropic, api_key: k, prefill: false }]")
+      assert.deepStrictEqual(fromFile.providers.map((p) => [p.name, p.type, p.prefill]), [["claude", "anthropic", false]])
+      const fromEnv = yield* Config.fromDocument(undefined, "default", { ANTHROPIC_API_KEY: "sk-ant", ANTHROPIC_BASE_URL: "http://127.0.0.1:9" })
+      const anthropic = fromEnv.providers.find((p) => p.type === "anthropic")!
+      assert.strictEqual(anthropic.name, "anthropic")
+      assert.strictEqual(anthropic.base_url, "http://127.0.0.1:9")
+      assert.strictEqual(Redacted.value(anthropic.api_key!), "sk-ant")
+      const found = yield* problems("providers: [{ name: c, type: anthropic, prefill: prefix }, { name: o, type: openai, prefill: false }]")
+      assert.include(found.join("\n"), "providers[0].prefill: anthropic continues a prefill natively")
+      assert.include(found.join("\n"), "providers[1].prefill: false applies to anthropic only")
+    }))
 })

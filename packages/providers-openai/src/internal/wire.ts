@@ -152,12 +152,3 @@ export const parseModelList = (
   }
   return Either.right(models)
 }
-
-/** The configured model patterns without wildcards, as model entries. @internal */
-export const configuredModels = (provider: string, patterns: ReadonlyArray<string>): ReadonlyArray<ModelInfo> =>
-  patterns.filter((p) => !p.includes("*")).map((id): ModelInfo => ({
-    id,
-    object: "model",
-    created: 0,
-    owned_by: provider
-  }))
