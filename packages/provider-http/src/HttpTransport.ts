@@ -34,12 +34,20 @@ export interface Answer {
   readonly body: string
 }
 
-/** An answer whose body is still arriving. @since 0.1.0 */
-export interface Opened {
+/**
+ * An answer whose body is still arriving: as text (`open`), or as the bytes that arrived
+ * (`openBytes`, for binary framings that decoding as UTF-8 would corrupt).
+ *
+ * @since 0.1.0
+ */
+export interface Opened<Body = string> {
   readonly status: number
   readonly headers: ResponseHeaders
-  /** The body's next text, everything that arrived since the last pull; ends with `None`. */
-  readonly pull: Streaming.Pull<string, TransportError>
+  /**
+   * What arrived since the last pull; ends with `None`. Text comes as one string per pull;
+   * bytes as the pieces they arrived in (several per pull when the reader fell behind).
+   */
+  readonly pull: Streaming.Pull<Body, TransportError>
   /** Stops the timeout: the caller has what it was waiting for. */
   readonly disarm: () => void
   /**
@@ -71,6 +79,12 @@ export interface Transport {
    * pull. The timeout runs until `disarm`; closing the Scope aborts an unfinished request.
    */
   readonly open: (request: Request) => Effect.Effect<Opened, TransportError, Scope.Scope>
+  /**
+   * `open`, with the body handed over as bytes, undecoded: for binary framings (AWS's
+   * `application/vnd.amazon.eventstream`). The pieces are the transport's own buffers: a
+   * reader may keep them, but must not write to them.
+   */
+  readonly openBytes: (request: Request) => Effect.Effect<Opened<Uint8Array>, TransportError, Scope.Scope>
 }
 
 const timedOut = new Error("timed out")
@@ -79,6 +93,66 @@ const interrupted = new Error("interrupted")
 const highWaterMark = 64 * 1024
 
 const toError = (u: unknown): Error => (u instanceof Error ? u : new Error(String(u)))
+
+/** Where an opened body waits for its reader: as text or as bytes. */
+interface BodyQueue<Body> {
+  /** What is waiting, in the queue's unit (characters or bytes). */
+  readonly size: () => number
+  readonly push: (chunk: Buffer) => void
+  /** The body ended: whatever a decoder still holds is queued. */
+  readonly end: () => void
+  /** Everything waiting, emptied; `undefined` when nothing is. */
+  readonly take: () => Chunk.Chunk<Body> | undefined
+  readonly clear: () => void
+}
+
+const textQueue = (): BodyQueue<string> => {
+  const decoder = new StringDecoder("utf8")
+  let queued = ""
+  return {
+    size: () => queued.length,
+    push: (chunk) => {
+      queued += decoder.write(chunk)
+    },
+    end: () => {
+      queued += decoder.end()
+    },
+    take: () => {
+      if (queued.length === 0) return undefined
+      const text = queued
+      queued = ""
+      return Chunk.of(text)
+    },
+    clear: () => {
+      queued = ""
+    }
+  }
+}
+
+const bytesQueue = (): BodyQueue<Uint8Array> => {
+  let pieces: Array<Uint8Array> = []
+  let size = 0
+  return {
+    size: () => size,
+    push: (chunk) => {
+      if (chunk.length === 0) return
+      pieces.push(chunk)
+      size += chunk.length
+    },
+    end: () => {},
+    take: () => {
+      if (size === 0) return undefined
+      const taken = pieces
+      pieces = []
+      size = 0
+      return Chunk.unsafeFromArray(taken)
+    },
+    clear: () => {
+      pieces = []
+      size = 0
+    }
+  }
+}
 
 /** One dispatch's controller, and an abort that also works before the request has started. */
 class Abortable {
@@ -170,22 +244,19 @@ export const make = (
           })
         })
 
-      const open = (request: Request) =>
+      const openWith = <Body>(request: Request, queue: BodyQueue<Body>) =>
         Effect.suspend(() => {
           const control = new Abortable()
           let ended = false
           let finished = false
           let failure: TransportError | undefined
-          const decoder = new StringDecoder("utf8")
-          let queued = ""
-          let waiting: ((effect: Effect.Effect<Chunk.Chunk<string>, Option.Option<TransportError>>) => void) | undefined
+          let waiting: ((effect: Effect.Effect<Chunk.Chunk<Body>, Option.Option<TransportError>>) => void) | undefined
           let cancelGrace: Deadlines.Cancel | undefined
-          const take = (): Effect.Effect<Chunk.Chunk<string>, Option.Option<TransportError>> | undefined => {
-            if (queued.length > 0) {
-              const text = queued
-              queued = ""
+          const take = (): Effect.Effect<Chunk.Chunk<Body>, Option.Option<TransportError>> | undefined => {
+            const arrived = queue.take()
+            if (arrived !== undefined) {
               if (control.controller?.paused === true) control.controller.resume()
-              return Effect.succeed(Chunk.of(text))
+              return Effect.succeed(arrived)
             }
             if (failure !== undefined) return Effect.fail(Option.some(failure))
             if (ended) return Streaming.endPull
@@ -199,7 +270,7 @@ export const make = (
             waiting = undefined
             resumePull(next)
           }
-          const pull: Streaming.Pull<string, TransportError> = Effect.suspend(() =>
+          const pull: Streaming.Pull<Body, TransportError> = Effect.suspend(() =>
             take() ?? Effect.async((resumePull) => {
               waiting = resumePull
               return Effect.sync(() => {
@@ -210,7 +281,7 @@ export const make = (
           const finish = (graceMillis: number) => {
             if (finished || ended) return
             finished = true
-            queued = ""
+            queue.clear()
             // The body's end usually arrives with its last event; only a body still open once
             // the pending I/O is handled needs a deadline.
             setImmediate(() => {
@@ -221,7 +292,7 @@ export const make = (
           const release = Effect.sync(() => {
             if (!ended && !finished) control.abort(interrupted)
           })
-          const send = Effect.async<Opened, TransportError>((resume) => {
+          const send = Effect.async<Opened<Body>, TransportError>((resume) => {
             let started = false
             const cancelDeadline = deadlines.after(request.timeoutMillis, () => control.abort(timedOut))
             pool.dispatch(dispatchOptions(request), {
@@ -232,15 +303,15 @@ export const make = (
               },
               onResponseData: (c, chunk) => {
                 if (finished) return
-                queued += decoder.write(chunk)
-                if (queued.length > highWaterMark) c.pause()
+                queue.push(chunk)
+                if (queue.size() > highWaterMark) c.pause()
                 wake()
               },
               onResponseEnd: () => {
                 ended = true
                 cancelDeadline()
                 cancelGrace?.()
-                if (!finished) queued += decoder.end()
+                if (!finished) queue.end()
                 wake()
               },
               onResponseError: (_, error) => {
@@ -259,6 +330,11 @@ export const make = (
           return Effect.zipRight(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, release)), send)
         })
 
-      return { url, exchange, open }
+      return {
+        url,
+        exchange,
+        open: (request) => openWith(request, textQueue()),
+        openBytes: (request) => openWith(request, bytesQueue())
+      }
     }
   )

@@ -22,6 +22,8 @@ export interface Exchange {
   readonly headers: Readonly<Record<string, string>>
   /** The JSON body, parsed (`undefined` when empty, the text when not JSON). */
   readonly body: unknown
+  /** The body exactly as received, as UTF-8 text ("" when empty): what a request signature covers. */
+  readonly bodyText: string
   /** The connection it came on (compare identities to see a reused connection). */
   readonly socket: Socket
   readonly remotePort: number
@@ -125,12 +127,14 @@ export const start = (answer: Answer): Effect.Effect<Upstream, never, Scope.Scop
         req.on("data", (part: Buffer) => parts.push(part))
         req.on("end", () => {
           const path = req.url ?? "/"
+          const bodyText = Buffer.concat(parts).toString("utf8")
           const exchange: Exchange = {
             method: req.method ?? "",
             path,
             url: origin + path,
             headers: flatten(req.headers),
-            body: parseBody(Buffer.concat(parts).toString("utf8")),
+            body: parseBody(bodyText),
+            bodyText,
             socket: req.socket,
             remotePort: req.socket.remotePort ?? 0,
             get aborted() {

@@ -2,7 +2,8 @@
  * One vendor API over HTTP, with failures already in core's typed errors: what every HTTP
  * adapter needs besides its wire format. An adapter gives its base URL, headers, credentials
  * (for redaction) and a reader of its vendor's error envelope; it gets JSON exchanges and
- * streamed bodies decoded by its own decoder.
+ * streamed bodies decoded by its own decoder: as text (`stream`, for SSE and JSON lines), or as
+ * bytes (`streamBytes`, for binary framings such as AWS's event stream).
  *
  * @since 0.1.0
  */
@@ -31,8 +32,11 @@ export interface Options {
   readonly headers: Readonly<Record<string, string>>
   /** Removes the credentials from everything an error carries. */
   readonly redact: Redactor
-  /** Reads the vendor's error envelope out of a (redacted) non-2xx body. */
-  readonly errorBody: (body: string) => UpstreamErrors.UpstreamError
+  /**
+   * Reads the vendor's error envelope out of a (redacted) non-2xx body, and its headers for
+   * vendors that put the error's type there (AWS's `x-amzn-errortype`).
+   */
+  readonly errorBody: (body: string, headers: UpstreamErrors.Headers) => UpstreamErrors.UpstreamError
   /** The provider's own bound on a call; a call's `CallOptions.timeoutMillis` may only shorten it. */
   readonly timeoutMillis: number
 }
@@ -51,20 +55,35 @@ export interface Upstream {
   readonly url: (path: string) => string
   /** The bound of a call: the provider's timeout, shortened by the call's. */
   readonly timeoutFor: (call: CallOptions | undefined) => number
-  /** Sends a request and parses its 2xx body; the whole exchange is bounded by its timeout. */
+  /**
+   * Sends a request and parses its 2xx body (and, for what a vendor only says there, such as a
+   * request id, its headers); the whole exchange is bounded by its timeout.
+   */
   readonly exchange: <A>(
     request: HttpTransport.Request,
-    parse: (text: string) => Either.Either<A, ProviderError>
+    parse: (text: string, headers: HttpTransport.ResponseHeaders) => Either.Either<A, ProviderError>
   ) => Effect.Effect<A, ProviderError>
   /**
-   * Sends a request whose answer streams, and reads it through `decoder` (one per request). The
+   * Sends a request whose answer streams, and reads it through `decoder` (one per request),
+   * given the body's text as it arrives and the answer's headers (the same on every call). The
    * timeout runs until the first decoded item; after the end (or an in-band failure) the rest of
    * the body is discarded as it arrives, so the connection can be reused. Everything lives in
    * the caller's Scope.
    */
   readonly stream: <A>(
     request: HttpTransport.Request,
-    decoder: (text: string) => Decoded<A>,
+    decoder: (text: string, headers: HttpTransport.ResponseHeaders) => Decoded<A>,
+    options?: StreamOptions
+  ) => Effect.Effect<Streaming.Pull<A, ProviderError>, ProviderError, Scope.Scope>
+  /**
+   * `stream` for a binary body (AWS's `application/vnd.amazon.eventstream`): the decoder is
+   * given the body's bytes, undecoded, in the pieces they arrived in (it frames them itself; a
+   * piece may end in the middle of a frame). A non-2xx body is still read as UTF-8 text for
+   * the error envelope. The pieces are the transport's buffers: keep them, never write to them.
+   */
+  readonly streamBytes: <A>(
+    request: HttpTransport.Request,
+    decoder: (bytes: Uint8Array, headers: HttpTransport.ResponseHeaders) => Decoded<A>,
     options?: StreamOptions
   ) => Effect.Effect<Streaming.Pull<A, ProviderError>, ProviderError, Scope.Scope>
 }
@@ -106,6 +125,29 @@ export const readCapped = <E>(pull: Streaming.Pull<string, E>, maxChars: number)
     onSuccess: (chunk) => {
       for (const piece of chunk) text += piece
       return text.length >= maxChars ? Effect.succeed(text.slice(0, maxChars)) : loop
+    }
+  })
+  return Effect.suspend(() => loop)
+}
+
+/**
+ * Reads a binary body up to `maxBytes` (then stops) as UTF-8 text (invalid sequences replaced).
+ * A body that fails half way gives what was read; none gives "".
+ *
+ * @since 0.1.0 @category Reading
+ */
+export const readCappedBytes = <E>(pull: Streaming.Pull<Uint8Array, E>, maxBytes: number): Effect.Effect<string> => {
+  const pieces: Array<Uint8Array> = []
+  let size = 0
+  const text = () => Buffer.concat(pieces, Math.min(size, maxBytes)).toString("utf8")
+  const loop: Effect.Effect<string> = Effect.matchEffect(pull, {
+    onFailure: () => Effect.sync(text),
+    onSuccess: (chunk) => {
+      for (const piece of chunk) {
+        pieces.push(piece)
+        size += piece.length
+      }
+      return size >= maxBytes ? Effect.sync(text) : loop
     }
   })
   return Effect.suspend(() => loop)
@@ -156,7 +198,7 @@ export const make = (options: Options, deadlines: Deadlines.Deadlines): Effect.E
           provider,
           status,
           clean,
-          options.errorBody(clean),
+          options.errorBody(clean, headers),
           UpstreamErrors.retryAfterMillis(headers, now),
           redact
         ))
@@ -166,23 +208,25 @@ export const make = (options: Options, deadlines: Deadlines.Deadlines): Effect.E
       transport.exchange(request, UpstreamErrors.maxErrorBodyBytes).pipe(
         Effect.mapError(transportFailure(request, true)),
         Effect.flatMap((answer) =>
-          isOk(answer.status) ? parse(answer.body) : statusFailure(answer.status, answer.body, answer.headers)
+          isOk(answer.status)
+            ? parse(answer.body, answer.headers)
+            : statusFailure(answer.status, answer.body, answer.headers)
         )
       )
 
-    const stream = <A>(
+    /** A body read through a decoder: text or bytes, as `open` gives it and `readError` reads it. */
+    const streamWith = <Body, A>(
+      open: (request: HttpTransport.Request) => Effect.Effect<HttpTransport.Opened<Body>, HttpTransport.TransportError, Scope.Scope>,
+      readError: (pull: Streaming.Pull<Body, HttpTransport.TransportError>) => Effect.Effect<string>,
       request: HttpTransport.Request,
-      decoder: (text: string) => Decoded<A>,
+      decoder: (body: Body, headers: HttpTransport.ResponseHeaders) => Decoded<A>,
       streamOptions?: StreamOptions
     ): Effect.Effect<Streaming.Pull<A, ProviderError>, ProviderError, Scope.Scope> =>
       Effect.flatMap(
-        Effect.mapError(transport.open(request), transportFailure(request, true)),
+        Effect.mapError(open(request), transportFailure(request, true)),
         (opened): Effect.Effect<Streaming.Pull<A, ProviderError>, ProviderError> => {
           if (!isOk(opened.status)) {
-            return Effect.flatMap(
-              readCapped(opened.pull, UpstreamErrors.maxErrorBodyBytes),
-              (body) => statusFailure(opened.status, body, opened.headers)
-            )
+            return Effect.flatMap(readError(opened.pull), (body) => statusFailure(opened.status, body, opened.headers))
           }
           const brokenConnection = transportFailure(request, false)
           let done = false
@@ -198,10 +242,10 @@ export const make = (options: Options, deadlines: Deadlines.Deadlines): Effect.E
                     : Streaming.endPull,
                 onSome: (error) => Effect.fail(Option.some(brokenConnection(error)))
               }),
-              onSuccess: (texts) => {
+              onSuccess: (bodies) => {
                 const items: Array<A> = []
-                for (const text of texts) {
-                  const decoded = decoder(text)
+                for (const body of bodies) {
+                  const decoded = decoder(body, opened.headers)
                   for (const item of decoded.items) items.push(item)
                   if (decoded.done) {
                     done = true
@@ -220,11 +264,19 @@ export const make = (options: Options, deadlines: Deadlines.Deadlines): Effect.E
         }
       )
 
+    const readErrorText = (pull: Streaming.Pull<string, HttpTransport.TransportError>) =>
+      readCapped(pull, UpstreamErrors.maxErrorBodyBytes)
+    const readErrorBytes = (pull: Streaming.Pull<Uint8Array, HttpTransport.TransportError>) =>
+      readCappedBytes(pull, UpstreamErrors.maxErrorBodyBytes)
+
     return {
       url: transport.url,
       timeoutFor: (call) =>
         call?.timeoutMillis === undefined ? options.timeoutMillis : Math.min(call.timeoutMillis, options.timeoutMillis),
       exchange,
-      stream
+      stream: (request, decoder, streamOptions) =>
+        streamWith(transport.open, readErrorText, request, decoder, streamOptions),
+      streamBytes: (request, decoder, streamOptions) =>
+        streamWith(transport.openBytes, readErrorBytes, request, decoder, streamOptions)
     }
   })

@@ -8,3 +8,5 @@ export * as Upstream from "./Upstream.js"
 export * as UpstreamErrors from "./UpstreamErrors.js"
 /** @since 0.1.0 */
 export * as TestUpstream from "./TestUpstream.js"
+/** @since 0.1.0 */
+export * as Wire from "./Wire.js"

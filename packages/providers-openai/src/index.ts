@@ -2,4 +2,7 @@
 export * as OpenAiProvider from "./OpenAiProvider.js"
 
 /** @since 0.1.0 */
+export * as OpenAiWire from "./OpenAiWire.js"
+
+/** @since 0.1.0 */
 export * as Presets from "./Presets.js"

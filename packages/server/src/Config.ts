@@ -22,10 +22,10 @@ export const ProviderConfig = Schema.Struct({
   /** What targets call `virtual_key` and what a `name/model` prefix selects. */
   name: NonEmpty.pipe(Schema.filter((s) => !s.includes("/") || "must not contain '/'")),
   /**
-   * `openai`, `anthropic`, `mock`, or an OpenAI-compatible preset (`Presets.names`: `groq`,
-   * `together`, ...).
+   * `openai`, `anthropic`, `gemini`, `vertex`, `azure-openai`, `bedrock`, `mock`, or an
+   * OpenAI-compatible preset (`Presets.names`: `groq`, `together`, ...).
    */
-  type: Schema.Literal("openai", "anthropic", "mock", ...Presets.names),
+  type: Schema.Literal("openai", "anthropic", "gemini", "vertex", "azure-openai", "bedrock", "mock", ...Presets.names),
   /**
    * Default: OpenAI's for `openai`; a preset's default URL, which for some (databricks,
    * azure-foundry, cloudflare) is built from environment variables and does not exist without them.
@@ -42,6 +42,19 @@ export const ProviderConfig = Schema.Struct({
    * that off (for models that refuse a prefill). The mock provider always does.
    */
   prefill: Schema.optional(Schema.Union(Schema.Literal("prefix", "continue_final_message"), Schema.Literal(false))),
+  /** `azure-openai`, `gemini`, `vertex`: the API version (each has a current default). */
+  api_version: Schema.optional(NonEmpty),
+  /** `azure-openai`: model id -> deployment name (default: the model id). */
+  deployments: Schema.optional(Schema.Record({ key: Schema.String, value: NonEmpty })),
+  /** `azure-openai`: a Microsoft Entra ID bearer token, instead of `api_key`. */
+  entra_token: Schema.optional(Schema.Redacted(Schema.String)),
+  /** `vertex`: the Google Cloud project and location (`us-central1`, `global`, ...). */
+  project: Schema.optional(NonEmpty),
+  location: Schema.optional(NonEmpty),
+  /** `vertex`: the service account's JSON key, e.g. `\${GOOGLE_SERVICE_ACCOUNT_JSON}`. */
+  service_account: Schema.optional(Schema.Redacted(Schema.String)),
+  /** `bedrock`: the AWS region (default AWS_REGION, then AWS_DEFAULT_REGION); keys come from AWS_* variables. */
+  region: Schema.optional(NonEmpty),
   /** Only for `type: mock`. */
   simulation: Schema.optional(Simulation.OptionsSchema)
 })
@@ -104,7 +117,75 @@ export class ConfigError extends Schema.TaggedError<ConfigError>("@switchyard/se
 const decodeFile = Schema.decodeUnknown(FileConfig, { errors: "all", onExcessProperty: "error" })
 
 /** Checks across fields that the schema cannot express. */
-const crossCheck = (config: FileConfig, providers: ReadonlyArray<ProviderConfig>): Array<string> => {
+/** The fields only some provider types read. */
+const fieldTypes: ReadonlyArray<readonly [keyof ProviderConfig, ReadonlyArray<ProviderConfig["type"]>]> = [
+  ["api_version", ["azure-openai", "gemini", "vertex"]],
+  ["deployments", ["azure-openai"]],
+  ["entra_token", ["azure-openai"]],
+  ["project", ["vertex"]],
+  ["location", ["vertex"]],
+  ["service_account", ["vertex"]],
+  ["region", ["bedrock"]]
+]
+
+/** What one provider entry of a given type needs or must not have. */
+const typeSpecificProblems = (
+  p: ProviderConfig,
+  path: string,
+  env: Readonly<Record<string, string | undefined>>
+): Array<string> => {
+  const problems: Array<string> = []
+  for (const [field, types] of fieldTypes) {
+    if (p[field] !== undefined && !types.includes(p.type)) {
+      problems.push(`${path}.${field}: only for type ${types.join(" or ")}`)
+    }
+  }
+  const required = (field: keyof ProviderConfig, why: string) => {
+    if (p[field] === undefined) problems.push(`${path}.${field}: required for type ${p.type} (${why})`)
+  }
+  switch (p.type) {
+    case "azure-openai":
+      required("base_url", "the resource endpoint, https://<resource>.openai.azure.com")
+      if (p.api_key !== undefined && p.entra_token !== undefined) {
+        problems.push(`${path}.entra_token: give api_key or entra_token, not both`)
+      }
+      break
+    case "vertex": {
+      required("project", "the Google Cloud project id")
+      required("location", "e.g. us-central1, or global")
+      required("service_account", "the service account's JSON key")
+      if (p.service_account !== undefined) {
+        let key: unknown
+        try {
+          key = JSON.parse(Redacted.value(p.service_account))
+        } catch {
+          key = undefined
+        }
+        const usable = typeof key === "object" && key !== null && typeof (key as Record<string, unknown>).client_email === "string" &&
+          typeof (key as Record<string, unknown>).private_key === "string"
+        if (!usable) problems.push(`${path}.service_account: not a service account JSON key (client_email and private_key)`)
+      }
+      break
+    }
+    case "bedrock":
+      if (p.region === undefined && !env.AWS_REGION && !env.AWS_DEFAULT_REGION) {
+        problems.push(`${path}.region: required for type bedrock unless AWS_REGION or AWS_DEFAULT_REGION is set in the environment`)
+      }
+      if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) {
+        problems.push(`${path}: type bedrock signs with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, which the environment does not both set`)
+      }
+      break
+    default:
+      break
+  }
+  return problems
+}
+
+const crossCheck = (
+  config: FileConfig,
+  providers: ReadonlyArray<ProviderConfig>,
+  env: Readonly<Record<string, string | undefined>>
+): Array<string> => {
   const problems: Array<string> = []
   const names = new Set<string>()
   providers.forEach((p, i) => {
@@ -113,6 +194,7 @@ const crossCheck = (config: FileConfig, providers: ReadonlyArray<ProviderConfig>
     if (p.type !== "mock" && p.simulation !== undefined) {
       problems.push(`providers[${i}].simulation: only providers of type mock are simulated`)
     }
+    problems.push(...typeSpecificProblems(p, `providers[${i}]`, env))
     if (p.type === "mock" && p.prefill !== undefined) {
       problems.push(`providers[${i}].prefill: the mock provider always continues a prefill; remove the field`)
     } else if (p.type === "anthropic" && p.prefill !== undefined && p.prefill !== false) {
@@ -146,6 +228,9 @@ const environmentEntries = (env: Readonly<Record<string, string | undefined>>): 
       urlFrom: ["OPENAI_BASE_URL"]
     })
   }
+  if (env.GEMINI_API_KEY) {
+    entries.push({ provider: { name: "gemini", type: "gemini", api_key: Redacted.make(env.GEMINI_API_KEY) }, urlFrom: [] })
+  }
   if (env.ANTHROPIC_API_KEY) {
     entries.push({
       provider: {
@@ -175,7 +260,7 @@ const environmentEntries = (env: Readonly<Record<string, string | undefined>>): 
 /**
  * Providers that come from the environment alone, as in Ferro: `OPENAI_API_KEY` (with
  * `OPENAI_BASE_URL`) adds an `openai` provider, `ANTHROPIC_API_KEY` (with `ANTHROPIC_BASE_URL`)
- * an `anthropic` one, and each preset's key variable (`GROQ_API_KEY`,
+ * an `anthropic` one, `GEMINI_API_KEY` a `gemini` one, and each preset's key variable (`GROQ_API_KEY`,
  * `DATABRICKS_TOKEN`, ... see `Presets.presets`) one named after the preset, with its default
  * base URL; a preset whose URL needs another variable (`DATABRICKS_HOST`, `CLOUDFLARE_ACCOUNT_ID`,
  * `AZURE_FOUNDRY_ENDPOINT`) is added only when that is set too. A provider the file already
@@ -258,7 +343,7 @@ export const fromDocument = (
         }
       }
       const providers = [...fromFile, ...fromEnvironment.map((e) => e.provider)]
-      problems.push(...crossCheck(config, providers))
+      problems.push(...crossCheck(config, providers, env))
       if (providers.length === 0) {
         problems.push("providers: none configured, and no provider's key (OPENAI_API_KEY, GROQ_API_KEY, ...) in the environment")
       }

@@ -11,6 +11,10 @@ import * as Gateway from "@switchyard/core/Gateway"
 import type * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import * as HttpApi from "@switchyard/http/HttpApi"
 import * as AnthropicProvider from "@switchyard/providers-anthropic/AnthropicProvider"
+import * as AzureOpenAiProvider from "@switchyard/providers-azure-openai/AzureOpenAiProvider"
+import * as BedrockProvider from "@switchyard/providers-bedrock/BedrockProvider"
+import * as GeminiProvider from "@switchyard/providers-gemini/GeminiProvider"
+import * as VertexProvider from "@switchyard/providers-gemini/VertexProvider"
 import * as MockProvider from "@switchyard/providers-mock/MockProvider"
 import * as OpenAiProvider from "@switchyard/providers-openai/OpenAiProvider"
 import * as Presets from "@switchyard/providers-openai/Presets"
@@ -19,14 +23,19 @@ import * as Layer from "effect/Layer"
 import { createServer, type Server } from "node:http"
 import type { ProviderConfig, ServerSettings } from "./Config.js"
 
-/** What `openai` and the preset types share: the file's fields as `OpenAiProvider` options. */
-const openAiOptions = (p: ProviderConfig) => ({
+/** The fields every HTTP adapter takes alike. */
+const commonOptions = (p: ProviderConfig) => ({
   name: p.name,
-  apiKey: p.api_key,
   ...(p.base_url !== undefined ? { baseUrl: p.base_url } : {}),
   ...(p.models !== undefined ? { models: p.models } : {}),
   ...(p.headers !== undefined ? { headers: p.headers } : {}),
-  ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {}),
+  ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {})
+})
+
+/** What `openai` and the preset types share: the file's fields as `OpenAiProvider` options. */
+const openAiOptions = (p: ProviderConfig) => ({
+  ...commonOptions(p),
+  apiKey: p.api_key,
   ...(p.prefill !== undefined && p.prefill !== false ? { prefill: p.prefill } : {})
 })
 
@@ -36,20 +45,39 @@ const openAiOptions = (p: ProviderConfig) => ({
  *
  * @since 0.1.0 @category Layers
  */
-export const providerLayer = (p: ProviderConfig): Layer.Layer<never, never, ProviderRegistry.ProviderRegistry> => {
+export const providerLayer = (
+  p: ProviderConfig,
+  /** Where `bedrock` reads its AWS credentials (and region) from. */
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Layer.Layer<never, never, ProviderRegistry.ProviderRegistry> => {
   switch (p.type) {
     case "openai":
       return OpenAiProvider.layer(openAiOptions(p))
     case "anthropic":
-      return AnthropicProvider.layer({
-        name: p.name,
+      return AnthropicProvider.layer({ ...commonOptions(p), apiKey: p.api_key, ...(p.prefill === false ? { prefill: false } : {}) })
+    case "gemini":
+      return GeminiProvider.layer({ ...commonOptions(p), apiKey: p.api_key, ...(p.api_version !== undefined ? { apiVersion: p.api_version } : {}) })
+    case "vertex":
+      return VertexProvider.layer({
+        ...commonOptions(p),
+        project: p.project!,
+        location: p.location!,
+        serviceAccount: p.service_account!,
+        ...(p.api_version !== undefined ? { apiVersion: p.api_version } : {})
+      }).pipe(Layer.orDie)
+    case "azure-openai":
+      return AzureOpenAiProvider.layer({
+        ...commonOptions(p),
+        endpoint: p.base_url!,
         apiKey: p.api_key,
-        ...(p.base_url !== undefined ? { baseUrl: p.base_url } : {}),
-        ...(p.models !== undefined ? { models: p.models } : {}),
-        ...(p.headers !== undefined ? { headers: p.headers } : {}),
-        ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {}),
-        ...(p.prefill === false ? { prefill: false } : {})
+        entraToken: p.entra_token,
+        deployments: p.deployments,
+        apiVersion: p.api_version
       })
+    case "bedrock":
+      return BedrockProvider.layer({ ...commonOptions(p), env, ...(p.region !== undefined ? { region: p.region } : {}) }).pipe(
+        Layer.orDie
+      )
     case "mock":
       return MockProvider.layer({
         name: p.name,
@@ -72,7 +100,7 @@ export const providerLayer = (p: ProviderConfig): Layer.Layer<never, never, Prov
 export const gatewayLayer = (settings: ServerSettings): Layer.Layer<Gateway.Gateway> =>
   Gateway.layer(settings.routing).pipe(
     Layer.orDie,
-    Layer.provide(Layer.mergeAll(Layer.empty, ...settings.providers.map(providerLayer))),
+    Layer.provide(Layer.mergeAll(Layer.empty, ...settings.providers.map((p) => providerLayer(p)))),
     Layer.provide(Gateway.defaults)
   )
 

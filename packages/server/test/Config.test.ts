@@ -260,4 +260,28 @@ aliases: { fast: quick, quick: mock-1 }
       assert.include(found.join("\n"), "providers[0].prefill: anthropic continues a prefill natively")
       assert.include(found.join("\n"), "providers[1].prefill: false applies to anthropic only")
     }))
+
+  it.effect("vendor types: their own fields, required where the vendor needs them, each problem with its path", () =>
+    Effect.gen(function*() {
+      const found = yield* problems(`
+providers:
+  - { name: az, type: azure-openai, api_key: k, entra_token: t }
+  - { name: vtx, type: vertex, service_account: "not json" }
+  - { name: br, type: bedrock }
+  - { name: o, type: openai, region: eu-west-1, deployments: { a: b } }
+`)
+      const joined = found.join("\n")
+      assert.include(joined, "providers[0].base_url: required for type azure-openai")
+      assert.include(joined, "providers[0].entra_token: give api_key or entra_token, not both")
+      assert.include(joined, "providers[1].project: required for type vertex")
+      assert.include(joined, "providers[1].location: required for type vertex")
+      assert.include(joined, "providers[1].service_account: not a service account JSON key")
+      assert.include(joined, "providers[2].region: required for type bedrock unless AWS_REGION")
+      assert.include(joined, "providers[2]: type bedrock signs with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+      assert.include(joined, "providers[3].region: only for type bedrock")
+      assert.include(joined, "providers[3].deployments: only for type azure-openai")
+      assert.notInclude(joined, "not json", "the key's text never appears")
+      const gemini = yield* Config.fromDocument(undefined, "default", { GEMINI_API_KEY: "g" })
+      assert.isTrue(gemini.providers.some((p) => p.name === "gemini" && p.type === "gemini"))
+    }))
 })

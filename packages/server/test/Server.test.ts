@@ -3,6 +3,7 @@ import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { generateKeyPairSync } from "node:crypto"
 import * as Config from "@switchyard/server/Config"
 import * as Server from "@switchyard/server/Server"
 
@@ -25,7 +26,44 @@ describe("Server.providerLayer", () => {
         assert.isFalse(reasoner.serves("gpt-4o"))
       }).pipe(
         Effect.provide(
-          Layer.provideMerge(Layer.mergeAll(Layer.empty, ...settings.providers.map(Server.providerLayer)), ProviderRegistry.layer)
+          Layer.provideMerge(Layer.mergeAll(Layer.empty, ...settings.providers.map((p) => Server.providerLayer(p))), ProviderRegistry.layer)
+        )
+      )
+    }))
+
+  it.scoped("every vendor type registers its adapter, from the file's fields", () =>
+    Effect.gen(function*() {
+      const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
+      const serviceAccount = JSON.stringify({
+        client_email: "gateway@project.iam.gserviceaccount.com",
+        private_key: privateKey.export({ type: "pkcs8", format: "pem" })
+      })
+      const env = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret" }
+      const settings = yield* Config.fromDocument(
+        {
+          providers: [
+            { name: "claude", type: "anthropic", api_key: "k" },
+            { name: "gem", type: "gemini", api_key: "k" },
+            { name: "vtx", type: "vertex", project: "p", location: "us-central1", service_account: serviceAccount },
+            { name: "az", type: "azure-openai", base_url: "https://r.openai.azure.com", api_key: "k", deployments: { "gpt-4o": "prod-4o" } },
+            { name: "br", type: "bedrock", region: "us-east-1" }
+          ]
+        },
+        "test.yaml",
+        env
+      )
+      yield* Effect.gen(function*() {
+        const registry = yield* ProviderRegistry.ProviderRegistry
+        const kinds = ["claude", "gem", "vtx", "az", "br"].map((name) => Option.getOrThrow(registry.get(name)).kind)
+        assert.deepStrictEqual(kinds, ["anthropic", "gemini", "gemini", "azure-openai", "bedrock"])
+        assert.isTrue(Option.getOrThrow(registry.get("az")).serves("gpt-4o"))
+        assert.isTrue(Option.getOrThrow(registry.get("br")).serves("anthropic.claude-3-5-sonnet-20240620-v1:0"))
+      }).pipe(
+        Effect.provide(
+          Layer.provideMerge(
+            Layer.mergeAll(Layer.empty, ...settings.providers.map((p) => Server.providerLayer(p, env))),
+            ProviderRegistry.layer
+          )
         )
       )
     }))

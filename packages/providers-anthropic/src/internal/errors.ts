@@ -11,10 +11,9 @@
 import type { ProviderStatusError } from "@switchyard/core/GatewayError"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
+import { isRecord } from "@switchyard/provider-http/Wire"
 
-/** @internal */
-export const isRecord = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
+export { isRecord }
 
 /**
  * The HTTP status each documented error type is answered with (https://platform.claude.com/docs/en/api/errors):

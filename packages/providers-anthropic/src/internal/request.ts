@@ -36,6 +36,7 @@
  */
 import type { ChatRequest, Message } from "@switchyard/core/ChatSchema"
 import { isRecord } from "./errors.js"
+import * as Wire from "@switchyard/provider-http/Wire"
 
 /** One content block of the Anthropic wire format. @internal */
 export type Block = Record<string, unknown>
@@ -76,32 +77,9 @@ const withCacheControl = (block: Block, from: Record<string, unknown>): Block =>
 const textBlock = (text: string, from?: Record<string, unknown>): Block | undefined =>
   text === "" ? undefined : from === undefined ? { type: "text", text } : withCacheControl({ type: "text", text }, from)
 
-interface DataUrl {
-  readonly mediaType: string
-  readonly base64: string
-}
-
-/** `data:<media type>[;params][;base64],<data>`; data that is not base64 is encoded. */
-const parseDataUrl = (url: string): DataUrl | undefined => {
-  if (!url.startsWith("data:")) return undefined
-  const comma = url.indexOf(",")
-  if (comma === -1) return undefined
-  const params = url.slice(5, comma).split(";")
-  const data = url.slice(comma + 1)
-  const mediaType = params[0] === "" || params[0] === undefined ? "text/plain" : params[0]
-  if (params.slice(1).includes("base64")) return { mediaType, base64: data }
-  let decoded: string
-  try {
-    decoded = decodeURIComponent(data)
-  } catch {
-    decoded = data
-  }
-  return { mediaType, base64: Buffer.from(decoded, "utf8").toString("base64") }
-}
-
 /** https://platform.claude.com/docs/en/build-with-claude/vision: base64 and URL image sources. */
 const imageSource = (url: string): Block => {
-  const data = parseDataUrl(url)
+  const data = Wire.parseDataUrl(url)
   return data === undefined
     ? { type: "url", url }
     : { type: "base64", media_type: data.mediaType, data: data.base64 }
@@ -119,7 +97,7 @@ const partBlock = (part: Record<string, unknown>): Block | undefined => {
   if (type === "file") {
     // https://platform.claude.com/docs/en/build-with-claude/pdf-support: a base64 document.
     const file = part.file
-    const data = isRecord(file) && typeof file.file_data === "string" ? parseDataUrl(file.file_data) : undefined
+    const data = isRecord(file) && typeof file.file_data === "string" ? Wire.parseDataUrl(file.file_data) : undefined
     if (data === undefined) return undefined
     const block: Block = { type: "document", source: { type: "base64", media_type: data.mediaType, data: data.base64 } }
     if (isRecord(file) && typeof file.filename === "string") block.title = file.filename

@@ -12,11 +12,12 @@ import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
+import * as Wire from "@switchyard/provider-http/Wire"
+import { count, preview } from "@switchyard/provider-http/Wire"
 
 const { isRecord } = Errors
 
-/** @internal */
-export const preview = (text: string): string => text.length > 200 ? `${text.slice(0, 200)}...` : text
+export { preview }
 
 /**
  * `stop_reason` as a `finish_reason`: `end_turn` / `stop_sequence` -> `stop`, `max_tokens` (and
@@ -43,8 +44,6 @@ export const finishReason = (stopReason: unknown): string | null => {
   }
 }
 
-const count = (u: unknown): number | undefined => typeof u === "number" && Number.isFinite(u) ? u : undefined
-
 /**
  * Anthropic's usage as the canonical one. Anthropic's `input_tokens` leaves out the cached
  * prompt ("total input tokens is the summation of input_tokens, cache_creation_input_tokens and
@@ -53,23 +52,13 @@ const count = (u: unknown): number | undefined => typeof u === "number" && Numbe
  *
  * @internal
  */
-export const toUsage = (usage: Record<string, unknown>): Usage => {
-  const input = count(usage.input_tokens) ?? 0
-  const output = count(usage.output_tokens) ?? 0
-  const read = count(usage.cache_read_input_tokens)
-  const creation = count(usage.cache_creation_input_tokens)
-  const prompt = input + (read ?? 0) + (creation ?? 0)
-  const out: {
-    prompt_tokens: number
-    completion_tokens: number
-    total_tokens: number
-    prompt_tokens_details?: { cached_tokens: number; cache_creation_tokens: number }
-  } = { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output }
-  if (read !== undefined || creation !== undefined) {
-    out.prompt_tokens_details = { cached_tokens: read ?? 0, cache_creation_tokens: creation ?? 0 }
-  }
-  return out
-}
+export const toUsage = (usage: Record<string, unknown>): Usage =>
+  Wire.usageWithCache({
+    input: count(usage.input_tokens),
+    output: count(usage.output_tokens),
+    cacheRead: count(usage.cache_read_input_tokens),
+    cacheWrite: count(usage.cache_creation_input_tokens)
+  })
 
 /** A `tool_use` block's call: `input` JSON-stringified into `arguments`. @internal */
 export const toolCall = (block: Record<string, unknown>): ToolCall => ({

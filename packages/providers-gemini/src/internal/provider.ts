@@ -1,0 +1,138 @@
+/**
+ * The provider both the Gemini API and Vertex AI adapters are: the same `generateContent` /
+ * `streamGenerateContent?alt=sse` bodies, answers and errors, at their own URLs and with their
+ * own credentials.
+ *
+ * @internal
+ */
+import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
+import type { ProviderError } from "@switchyard/core/GatewayError"
+import * as Provider from "@switchyard/core/Provider"
+import type * as Streaming from "@switchyard/core/Streaming"
+import type { Redactor } from "@switchyard/provider-http/Redact"
+import type * as Upstream from "@switchyard/provider-http/Upstream"
+import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Errors from "./errors.js"
+import * as ToGemini from "./request.js"
+import * as FromGemini from "./response.js"
+import * as GeminiStream from "./stream.js"
+
+/** What a request carries besides the adapter's own headers, and the time left for it. @internal */
+export interface Authorized {
+  readonly headers: Readonly<Record<string, string>> | undefined
+  readonly timeoutMillis: number
+}
+
+/** @internal */
+export interface Endpoint {
+  readonly name: string
+  /** The configured model patterns, when any. */
+  readonly configured: ReadonlyArray<string> | undefined
+  readonly upstream: Upstream.Upstream
+  readonly redact: Redactor
+  /** The path of a model's method: `/v1beta/models/<model>:generateContent`, say. */
+  readonly methodPath: (model: string, method: "generateContent" | "streamGenerateContent") => string
+  /** The path of a page of the model list. */
+  readonly modelsPath: (pageToken: string | undefined) => string
+  /** The field of a model list page that holds the models. */
+  readonly modelsField: string
+  /** The credentials of one request, got within `timeoutMillis`. */
+  readonly authorize: (timeoutMillis: number) => Effect.Effect<Authorized, ProviderError>
+}
+
+/** At most this many pages of the model list are read. */
+const maxModelPages = 10
+
+const nowSeconds = Effect.map(Clock.currentTimeMillis, (millis) => Math.floor(millis / 1000))
+
+/** Why a stream that ended without a finish reason failed. */
+const cutShort = new Error("the body ended before the answer's finish reason")
+
+/**
+ * The path segments of a model id, each URL-encoded (`tunedModels/x` keeps its slash).
+ *
+ * @internal
+ */
+export const encodeModel = (model: string): string => model.split("/").map(encodeURIComponent).join("/")
+
+/** @internal */
+export const make = (endpoint: Endpoint): Provider.Provider => {
+  const { name, redact, upstream } = endpoint
+
+  const chat = (req: ChatRequest, call?: Provider.CallOptions): Effect.Effect<ChatResponse, ProviderError> =>
+    Effect.flatMap(nowSeconds, (created) => {
+      const body = JSON.stringify(ToGemini.encode(req))
+      return Effect.flatMap(endpoint.authorize(upstream.timeoutFor(call)), (auth) =>
+        upstream.exchange(
+          {
+            method: "POST",
+            path: endpoint.methodPath(req.model, "generateContent"),
+            body,
+            timeoutMillis: auth.timeoutMillis,
+            headers: auth.headers
+          },
+          (text) => FromGemini.parseResponse(name, text, redact, req.model, created)
+        ))
+    }).pipe(Effect.mapError(Errors.withRetryInfo))
+
+  /** The timeout runs until the first chunk; the upstream lives in the caller's Scope. */
+  const openStream = (
+    req: ChatRequest,
+    call?: Provider.CallOptions
+  ): Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope> =>
+    Effect.flatMap(nowSeconds, (created) => {
+      const body = JSON.stringify(ToGemini.encode(req))
+      // https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent: alt=sse
+      // makes each event a GenerateContentResponse.
+      const path = `${endpoint.methodPath(req.model, "streamGenerateContent")}?alt=sse`
+      const decoder = GeminiStream.makeDecoder(name, redact, req.model, created, () =>
+        UpstreamErrors.unreachable(name, { method: "POST", url: upstream.url(path) }, cutShort, false, redact))
+      return Effect.flatMap(endpoint.authorize(upstream.timeoutFor(call)), (auth) =>
+        Effect.map(
+          upstream.stream(
+            { method: "POST", path, body, timeoutMillis: auth.timeoutMillis, headers: auth.headers },
+            decoder.decode
+          ),
+          (pull) => GeminiStream.withEnd(pull, decoder)
+        ))
+    }).pipe(Effect.mapError(Errors.withRetryInfo))
+
+  const modelPages = (
+    pageToken: string | undefined,
+    models: Array<ModelInfo>,
+    page: number
+  ): Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =>
+    Effect.flatMap(
+      Effect.flatMap(endpoint.authorize(upstream.timeoutFor(undefined)), (auth) =>
+        upstream.exchange(
+          { method: "GET", path: endpoint.modelsPath(pageToken), timeoutMillis: auth.timeoutMillis, headers: auth.headers },
+          (text) => FromGemini.parseModelPage(name, endpoint.modelsField, text, redact)
+        )),
+      (result) => {
+        models.push(...result.models)
+        return result.next !== undefined && page < maxModelPages
+          ? modelPages(result.next, models, page + 1)
+          : Effect.succeed(models)
+      }
+    )
+
+  const listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> = endpoint.configured !== undefined
+    ? Effect.succeed(Provider.listedModels(name, endpoint.configured))
+    : Effect.suspend(() => modelPages(undefined, [], 1)).pipe(Effect.mapError(Errors.withRetryInfo))
+
+  return {
+    name,
+    kind: "gemini",
+    serves: Provider.modelMatcher(endpoint.configured ?? Provider.modelFamilies("gemini")),
+    chat,
+    chatStream: Provider.streamFromOpen(openStream),
+    openStream,
+    listModels,
+    // Gemini does not document continuing a trailing `model` turn (see `request.ts`).
+    supportsPrefill: false,
+    enforcesTimeouts: true
+  }
+}
