@@ -1,8 +1,9 @@
 /**
  * One answer shape from every provider: the official `openai` SDK, pointed at the real bundled
- * server, asks `openai/...` (an OpenAI upstream, `test/utils/ScriptedUpstream.ts`) and
- * `anthropic/...` (an Anthropic Messages upstream, below) the same questions, JSON and
- * streamed, and must not be able to tell the providers apart by shape.
+ * server, asks `openai/...` (an OpenAI upstream, `test/utils/ScriptedUpstream.ts`),
+ * `anthropic/...` (an Anthropic Messages upstream, below), `gemini/...` (a Gemini API upstream,
+ * below) and `azure/...` (an Azure OpenAI deployment) the same questions, JSON and streamed,
+ * and must not be able to tell the providers apart by shape.
  *
  * The Anthropic upstream follows https://platform.claude.com/docs/en/api/messages (the message
  * object, `x-api-key` and `anthropic-version` headers) and
@@ -78,7 +79,48 @@ const startAnthropic = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstrea
   )
 }
 
+/**
+ * Answers Gemini's `:generateContent` and `:streamGenerateContent?alt=sse` with `pieces`
+ * (https://ai.google.dev/api/generate-content: candidates[].content.parts, finishReason,
+ * usageMetadata; the stream is one GenerateContentResponse per SSE event).
+ */
+const startGemini = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstream> => {
+  const requests: AnthropicUpstream["requests"] = []
+  const usageMetadata = { promptTokenCount: 12, candidatesTokenCount: 6, totalTokenCount: 18 }
+  const server = Http.createServer((req, res) => {
+    let raw = ""
+    req.on("data", (d) => (raw += d))
+    req.on("end", () => {
+      requests.push({ headers: { ...req.headers, path: req.url }, body: JSON.parse(raw) as Record<string, unknown> })
+      const candidate = (text: string, last: boolean) => ({
+        content: { role: "model", parts: [{ text }] },
+        index: 0,
+        ...(last ? { finishReason: "STOP" } : {})
+      })
+      if (!(req.url ?? "").includes(":streamGenerateContent")) {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ candidates: [candidate(pieces.join(""), true)], usageMetadata, modelVersion: "gemini-2.5-flash" }))
+        return
+      }
+      res.writeHead(200, { "content-type": "text/event-stream" })
+      pieces.forEach((text, i) => {
+        const last = i === pieces.length - 1
+        res.write(`data: ${JSON.stringify({ candidates: [candidate(text, last)], ...(last ? { usageMetadata } : {}), modelVersion: "gemini-2.5-flash" })}\r\n\r\n`)
+      })
+      res.end()
+    })
+  })
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      resolve({ url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((done) => server.close(() => done())) })
+    })
+  )
+}
+
 const pieces = ["Hello", " from", " upstream."]
+let gemini: AnthropicUpstream
+let azureUpstream: ScriptedUpstream
 let openaiUpstream: ScriptedUpstream
 let anthropic: AnthropicUpstream
 let gateway: RunningGateway
@@ -90,11 +132,18 @@ beforeAll(async () => {
     (request.body as { stream?: boolean }).stream === true ? Reply.stream(pieces) : Reply.json(pieces.join(""))
   )
   anthropic = await startAnthropic(pieces)
+  gemini = await startGemini(pieces)
+  azureUpstream = await Scripted.start("azure")
+  azureUpstream.otherwise((request) =>
+    (request.body as { stream?: boolean }).stream === true ? Reply.stream(pieces) : Reply.json(pieces.join(""))
+  )
   gateway = await startGateway({
     config: `
 providers:
   - { name: openai, type: openai, base_url: "${openaiUpstream.url}", api_key: sk-openai-test }
   - { name: anthropic, type: anthropic, base_url: "${anthropic.url}", api_key: sk-ant-test }
+  - { name: gemini, type: gemini, base_url: "${gemini.url}", api_key: gemini-test-key }
+  - { name: azure, type: azure-openai, base_url: "${azureUpstream.url.replace(/\/v1$/, "")}", api_key: azure-test-key, deployments: { gpt-4o-mini: prod-mini } }
 `
   })
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "not-needed", maxRetries: 0 })
@@ -104,9 +153,11 @@ afterAll(async () => {
   await gateway?.stop()
   await openaiUpstream?.close()
   await anthropic?.close()
+  await gemini?.close()
+  await azureUpstream?.close()
 })
 
-const models = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5"] as const
+const models = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash", "azure/gpt-4o-mini"] as const
 
 describe("the openai SDK gets one answer shape from every provider", () => {
   it("non-streaming: a chat.completion with the text, a stop finish and usage", async () => {
@@ -124,13 +175,12 @@ describe("the openai SDK gets one answer shape from every provider", () => {
       id: typeof data.id,
       created: typeof data.created
     }))
-    expect(shapes[0]).toMatchObject({ provider: "openai" })
-    expect(shapes[1]).toMatchObject({ provider: "anthropic" })
-    const { provider: _a, ...openaiShape } = shapes[0]!
-    const { provider: _b, ...anthropicShape } = shapes[1]!
-    expect(anthropicShape).toEqual(openaiShape)
+    expect(shapes.map((shape) => shape.provider)).toEqual(["openai", "anthropic", "gemini", "azure"])
+    const [openaiShape, ...others] = shapes.map(({ provider: _, ...shape }) => shape)
+    for (const shape of others) expect(shape).toEqual(openaiShape)
     expect(openaiShape).toMatchObject({ object: "chat.completion", role: "assistant", content: "Hello from upstream.", finish: "stop" })
     expect(answers[1]!.data.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 6, total_tokens: 18 })
+    expect(answers[2]!.data.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 6, total_tokens: 18 })
 
     // Anthropic was spoken to in its own format: key header, version, system prompt, max_tokens.
     const sent = anthropic.requests.at(-1)!
@@ -138,6 +188,14 @@ describe("the openai SDK gets one answer shape from every provider", () => {
     expect(sent.headers["anthropic-version"]).toBe("2023-06-01")
     expect(sent.body).toMatchObject({ model: "claude-sonnet-4-5", system: "Be brief.", messages: [{ role: "user", content: "Hi" }] })
     expect(typeof sent.body.max_tokens).toBe("number")
+    // Gemini and Azure in theirs: key header, model in the path, system instruction; the deployment URL.
+    const toGemini = gemini.requests.at(-1)!
+    expect(toGemini.headers["x-goog-api-key"]).toBe("gemini-test-key")
+    expect(toGemini.headers.path).toBe("/v1beta/models/gemini-2.5-flash:generateContent")
+    expect(toGemini.body).toMatchObject({ systemInstruction: { parts: [{ text: "Be brief." }] }, contents: [{ role: "user", parts: [{ text: "Hi" }] }] })
+    const toAzure = azureUpstream.requests.at(-1)!
+    expect(toAzure.path).toBe("/openai/deployments/prod-mini/chat/completions")
+    expect(toAzure.headers["api-key"]).toBe("azure-test-key")
   })
 
   it("streaming: chat.completion.chunk events, one role delta, the text in pieces, a stop, usage last", async () => {
@@ -161,8 +219,8 @@ describe("the openai SDK gets one answer shape from every provider", () => {
       finishes: chunks.flatMap((c) => c.choices[0]?.finish_reason ? [c.choices[0].finish_reason] : []),
       usageLast: chunks.at(-1)?.choices.length === 0 && chunks.at(-1)?.usage !== undefined && chunks.at(-1)?.usage !== null
     })
-    const [openaiShape, anthropicShape] = streams.map(shapeOf)
-    expect(anthropicShape).toEqual(openaiShape)
+    const [openaiShape, ...others] = streams.map(shapeOf)
+    for (const shape of others) expect(shape).toEqual(openaiShape)
     expect(openaiShape).toEqual({
       objects: ["chat.completion.chunk"],
       ids: 1,

@@ -1,6 +1,7 @@
 /**
  * A scripted OpenAI-compatible upstream on loopback, for end-to-end tests of routing and
- * resilience: each request to `POST /v1/chat/completions` is answered by the next queued step
+ * resilience: each request to `POST /v1/chat/completions` (or an Azure OpenAI deployment's
+ * `/openai/deployments/<name>/chat/completions`) is answered by the next queued step
  * (an error status, a JSON completion, an SSE stream that ends well, breaks, stalls or hangs
  * up), and every request is recorded (parsed body, headers, arrival time) for assertions.
  *
@@ -293,7 +294,8 @@ export const start = (name: string): Promise<ScriptedUpstream> => {
       const path = (req.url ?? "/").split("?")[0]!
       const request: RecordedRequest = { index: requests.length, method: req.method ?? "", path, headers: req.headers, body, at }
       requests.push(request)
-      if (req.method !== "POST" || !/^(\/v1)?\/chat\/completions$/.test(path)) {
+      // OpenAI's path, or an Azure OpenAI deployment's (the same wire format).
+      if (req.method !== "POST" || !/^((\/v1)?|\/openai\/deployments\/[^/]+)\/chat\/completions$/.test(path)) {
         sendJson(res, 404, { error: { message: `no route ${req.method} ${path}`, type: "invalid_request_error", param: null, code: null } })
         return
       }
