@@ -23,6 +23,7 @@ import type { GatewayError } from "./GatewayError.js"
 import { httpStatus, ProviderOutputError } from "./GatewayError.js"
 import * as Hooks from "./Hooks.js"
 import * as LatencyStats from "./LatencyStats.js"
+import * as ModelDiscovery from "./ModelDiscovery.js"
 import * as Plugins from "./Plugins.js"
 import type { CallOptions, Provider } from "./Provider.js"
 import * as ProviderRegistry from "./ProviderRegistry.js"
@@ -73,7 +74,10 @@ export interface Service {
     req: ChatRequest,
     ctx?: RequestContext.RequestContext
   ) => Effect.Effect<StreamResult, GatewayError, Scope.Scope>
-  /** Every model the registered providers list, plus the aliases. */
+  /**
+   * Every model the registered providers listed (discovered in the background, at start and on
+   * an interval: see `ModelDiscovery`), plus the aliases.
+   */
   readonly models: Effect.Effect<ReadonlyArray<ModelInfo>>
 }
 
@@ -124,6 +128,7 @@ export const make = (config: Routing.RoutingConfig) =>
     const router = yield* Router.make({ breakers, latency, deadlines, timeouts: routing.timeouts })
     const planner = RoutingStrategy.make(routing, { registry, catalog, latency })
     const midStreamFailover = routing.strategy?.mid_stream_failover === true
+    const discovery = yield* ModelDiscovery.make(registry.all())
 
     const prepare = (req: ChatRequest, ctx: RequestContext.RequestContext) =>
       plugins.beforeRequest({ ...req, model: Routing.resolveAlias(routing, req.model) }, ctx).pipe(
@@ -265,25 +270,13 @@ export const make = (config: Routing.RoutingConfig) =>
       )
     }
 
-    const models: Service["models"] = Effect.forEach(
-      registry.all(),
-      (p) =>
-        p.listModels.pipe(
-          Effect.timeout("5 seconds"),
-          Effect.catchAllCause((cause) =>
-            Effect.as(Effect.logWarning(`listing the models of provider '${p.name}' failed`, cause), [])
-          )
-        ),
-      { concurrency: "unbounded" }
-    ).pipe(Effect.map((lists) => {
-      const aliases = Object.keys(config.aliases ?? {}).map((id): ModelInfo => ({
-        id,
-        object: "model",
-        created: 0,
-        owned_by: "switchyard-alias"
-      }))
-      return [...lists.flat(), ...aliases]
+    const aliases = Object.keys(config.aliases ?? {}).map((id): ModelInfo => ({
+      id,
+      object: "model",
+      created: 0,
+      owned_by: "switchyard-alias"
     }))
+    const models: Service["models"] = Effect.map(discovery.models, (discovered) => [...discovered, ...aliases])
 
     return Gateway.of({ chat, chatStream, models })
   })

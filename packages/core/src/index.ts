@@ -9,6 +9,8 @@ export * as GatewayError from "./GatewayError.js"
 /** @since 0.1.0 */
 export * as Hooks from "./Hooks.js"
 /** @since 0.1.0 */
+export * as ModelDiscovery from "./ModelDiscovery.js"
+/** @since 0.1.0 */
 export * as Plugins from "./Plugins.js"
 /** @since 0.1.0 */
 export * as Provider from "./Provider.js"

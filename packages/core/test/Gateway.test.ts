@@ -277,3 +277,26 @@ for (const pulls of [false, true]) describe(`Gateway.chatStream (${pulls ? "open
     }).pipe(Effect.provide(gatewayWith({}, [openai.layer])))
   })
 })
+
+describe("Gateway.models", () => {
+  it.effect("lists the discovered models with their owners, refreshed on the interval, plus the aliases", () => {
+    let extra: ReadonlyArray<string> = []
+    const openai = TestProvider.make({
+      name: "openai",
+      models: ["gpt-*"],
+      listModels: Effect.sync(() =>
+        ["gpt-4o", ...extra].map((id) => ({ id, object: "model", created: 0, owned_by: "openai" }))
+      )
+    })
+    const azure = TestProvider.make({ name: "azure", models: ["gpt-4o"] })
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      const ids = Effect.map(gw.models, (models) => models.map((m) => `${m.owned_by}/${m.id}`))
+      assert.deepStrictEqual(yield* ids, ["openai/gpt-4o", "azure/gpt-4o", "switchyard-alias/fast"])
+      extra = ["gpt-5"]
+      assert.deepStrictEqual(yield* ids, ["openai/gpt-4o", "azure/gpt-4o", "switchyard-alias/fast"], "not listed per request")
+      yield* TestClock.adjust("10 minutes")
+      assert.deepStrictEqual(yield* ids, ["openai/gpt-4o", "openai/gpt-5", "azure/gpt-4o", "switchyard-alias/fast"])
+    }).pipe(Effect.provide(gatewayWith({ aliases: { fast: "gpt-4o" } }, [openai.layer, azure.layer])))
+  })
+})
