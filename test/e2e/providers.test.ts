@@ -2,7 +2,8 @@
  * One answer shape from every provider: the official `openai` SDK, pointed at the real bundled
  * server, asks `openai/...` (an OpenAI upstream, `test/utils/ScriptedUpstream.ts`),
  * `anthropic/...` (an Anthropic Messages upstream, below), `gemini/...` (a Gemini API upstream,
- * below) and `azure/...` (an Azure OpenAI deployment) the same questions, JSON and streamed,
+ * below), `azure/...` (an Azure OpenAI deployment) and `bedrock/...` (Bedrock Converse, below)
+ * the same questions, JSON and streamed,
  * and must not be able to tell the providers apart by shape.
  *
  * The Anthropic upstream follows https://platform.claude.com/docs/en/api/messages (the message
@@ -11,6 +12,8 @@
  * message_start, content_block_start, ping, content_block_delta..., content_block_stop,
  * message_delta, message_stop).
  */
+import { EventStreamCodec } from "@smithy/eventstream-codec"
+import { fromUtf8, toUtf8 } from "@smithy/util-utf8"
 import OpenAI from "openai"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -36,6 +39,8 @@ const startAnthropic = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstrea
     let raw = ""
     req.on("data", (d) => (raw += d))
     req.on("end", () => {
+      // The gateway's model discovery lists models at start: this upstream lists none.
+      if (req.method !== "POST") return void res.writeHead(404).end()
       const body = JSON.parse(raw) as Record<string, unknown>
       requests.push({ headers: req.headers, body })
       const message = {
@@ -91,6 +96,8 @@ const startGemini = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstream> 
     let raw = ""
     req.on("data", (d) => (raw += d))
     req.on("end", () => {
+      // The gateway's model discovery lists models at start: this upstream lists none.
+      if (req.method !== "POST") return void res.writeHead(404).end()
       requests.push({ headers: { ...req.headers, path: req.url }, body: JSON.parse(raw) as Record<string, unknown> })
       const candidate = (text: string, last: boolean) => ({
         content: { role: "model", parts: [{ text }] },
@@ -118,7 +125,60 @@ const startGemini = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstream> 
   )
 }
 
+const codec = new EventStreamCodec(toUtf8, fromUtf8)
+const header = (value: string) => ({ type: "string" as const, value })
+
+/**
+ * Answers Bedrock's Converse and ConverseStream with `pieces`
+ * (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html; the stream
+ * in application/vnd.amazon.eventstream frames, events messageStart, contentBlockDelta,
+ * contentBlockStop, messageStop, metadata:
+ * https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html).
+ */
+const startBedrock = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstream> => {
+  const requests: AnthropicUpstream["requests"] = []
+  const usage = { inputTokens: 12, outputTokens: 6, totalTokens: 18 }
+  const event = (type: string, payload: unknown) =>
+    codec.encode({
+      headers: { ":message-type": header("event"), ":event-type": header(type), ":content-type": header("application/json") },
+      body: fromUtf8(JSON.stringify(payload))
+    })
+  const server = Http.createServer((req, res) => {
+    let raw = ""
+    req.on("data", (d) => (raw += d))
+    req.on("end", () => {
+      // The gateway's model discovery lists models at start: this upstream lists none.
+      if (req.method !== "POST") return void res.writeHead(404).end()
+      requests.push({ headers: { ...req.headers, path: req.url }, body: JSON.parse(raw) as Record<string, unknown> })
+      const answer = { "x-amzn-requestid": "7f1c2a3b-0d4e-4f5a-8b6c-9d0e1f2a3b4c" }
+      if (!(req.url ?? "").endsWith("/converse-stream")) {
+        res.writeHead(200, { "content-type": "application/json", ...answer })
+        res.end(JSON.stringify({
+          output: { message: { role: "assistant", content: [{ text: pieces.join("") }] } },
+          stopReason: "end_turn",
+          usage,
+          metrics: { latencyMs: 120 }
+        }))
+        return
+      }
+      res.writeHead(200, { "content-type": "application/vnd.amazon.eventstream", ...answer })
+      res.write(event("messageStart", { role: "assistant" }))
+      for (const text of pieces) res.write(event("contentBlockDelta", { contentBlockIndex: 0, delta: { text } }))
+      res.write(event("contentBlockStop", { contentBlockIndex: 0 }))
+      res.write(event("messageStop", { stopReason: "end_turn" }))
+      res.end(event("metadata", { usage, metrics: { latencyMs: 120 } }))
+    })
+  })
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      resolve({ url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((done) => server.close(() => done())) })
+    })
+  )
+}
+
 const pieces = ["Hello", " from", " upstream."]
+let bedrock: AnthropicUpstream
 let gemini: AnthropicUpstream
 let azureUpstream: ScriptedUpstream
 let openaiUpstream: ScriptedUpstream
@@ -133,6 +193,7 @@ beforeAll(async () => {
   )
   anthropic = await startAnthropic(pieces)
   gemini = await startGemini(pieces)
+  bedrock = await startBedrock(pieces)
   azureUpstream = await Scripted.start("azure")
   azureUpstream.otherwise((request) =>
     (request.body as { stream?: boolean }).stream === true ? Reply.stream(pieces) : Reply.json(pieces.join(""))
@@ -144,7 +205,9 @@ providers:
   - { name: anthropic, type: anthropic, base_url: "${anthropic.url}", api_key: sk-ant-test }
   - { name: gemini, type: gemini, base_url: "${gemini.url}", api_key: gemini-test-key }
   - { name: azure, type: azure-openai, base_url: "${azureUpstream.url.replace(/\/v1$/, "")}", api_key: azure-test-key, deployments: { gpt-4o-mini: prod-mini } }
-`
+  - { name: bedrock, type: bedrock, base_url: "${bedrock.url}", region: us-east-1 }
+`,
+    env: { AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }
   })
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "not-needed", maxRetries: 0 })
 }, 30_000)
@@ -155,9 +218,16 @@ afterAll(async () => {
   await anthropic?.close()
   await gemini?.close()
   await azureUpstream?.close()
+  await bedrock?.close()
 })
 
-const models = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash", "azure/gpt-4o-mini"] as const
+const models = [
+  "openai/gpt-4o-mini",
+  "anthropic/claude-sonnet-4-5",
+  "gemini/gemini-2.5-flash",
+  "azure/gpt-4o-mini",
+  "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0"
+] as const
 
 describe("the openai SDK gets one answer shape from every provider", () => {
   it("non-streaming: a chat.completion with the text, a stop finish and usage", async () => {
@@ -175,7 +245,7 @@ describe("the openai SDK gets one answer shape from every provider", () => {
       id: typeof data.id,
       created: typeof data.created
     }))
-    expect(shapes.map((shape) => shape.provider)).toEqual(["openai", "anthropic", "gemini", "azure"])
+    expect(shapes.map((shape) => shape.provider)).toEqual(["openai", "anthropic", "gemini", "azure", "bedrock"])
     const [openaiShape, ...others] = shapes.map(({ provider: _, ...shape }) => shape)
     for (const shape of others) expect(shape).toEqual(openaiShape)
     expect(openaiShape).toMatchObject({ object: "chat.completion", role: "assistant", content: "Hello from upstream.", finish: "stop" })
@@ -196,6 +266,10 @@ describe("the openai SDK gets one answer shape from every provider", () => {
     const toAzure = azureUpstream.requests.at(-1)!
     expect(toAzure.path).toBe("/openai/deployments/prod-mini/chat/completions")
     expect(toAzure.headers["api-key"]).toBe("azure-test-key")
+    const toBedrock = bedrock.requests.at(-1)!
+    expect(toBedrock.headers.path).toBe("/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse")
+    expect(toBedrock.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/\d{8}\/us-east-1\/bedrock\/aws4_request/)
+    expect(toBedrock.body).toMatchObject({ system: [{ text: "Be brief." }], messages: [{ role: "user", content: [{ text: "Hi" }] }] })
   })
 
   it("streaming: chat.completion.chunk events, one role delta, the text in pieces, a stop, usage last", async () => {
