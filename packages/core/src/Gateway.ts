@@ -88,26 +88,37 @@ const streamEnded = (provider: Provider): GatewayError =>
   new ProviderOutputError({ provider: provider.name, detail: "the stream ended before any chunk" })
 
 /**
- * One streaming attempt: opens the provider's stream in a scope of its own (closed at once if
- * the attempt fails, or when a mid-stream failover abandons it) and waits for the first chunk,
- * so that a failure before the first byte can still be retried or fall back.
+ * One streaming attempt: opens the provider's stream and waits for the first chunk, so that a
+ * failure before the first byte can still be retried or fall back. A provider's own
+ * `openStream` releases what a failed attempt held, so it runs in the request's scope; a
+ * `chatStream` read as a pull, or an attempt a mid-stream failover may abandon (`ownScope`),
+ * gets a scope of its own, closed at once when the attempt fails (each scope costs a few µs).
  */
 const openAttempt = (
   provider: Provider,
   req: ChatRequest,
-  options: CallOptions
-): Effect.Effect<StreamFailover.Opened, GatewayError, Scope.Scope> =>
-  Effect.flatMap(Effect.scope, (parent) =>
+  options: CallOptions,
+  ownScope: boolean
+): Effect.Effect<StreamFailover.Opened, GatewayError, Scope.Scope> => {
+  const first = (pull: Effect.Effect<Streaming.Pull<ChatChunk, GatewayError>, GatewayError, Scope.Scope>) =>
+    pull.pipe(
+      Effect.flatMap(Streaming.awaitFirstPull),
+      Effect.flatMap(Option.match({
+        onNone: () => Effect.fail(streamEnded(provider)),
+        onSome: Effect.succeed
+      }))
+    )
+  if (provider.openStream !== undefined && !ownScope) {
+    return Effect.map(first(provider.openStream(req, options)), (pull) => ({ pull, scope: undefined }))
+  }
+  return Effect.flatMap(Effect.scope, (parent) =>
     Effect.flatMap(Scope.fork(parent, ExecutionStrategy.sequential), (scope) =>
-      (provider.openStream !== undefined ? provider.openStream(req, options) : Stream.toPull(provider.chatStream(req))).pipe(
-        Effect.flatMap(Streaming.awaitFirstPull),
-        Effect.flatMap(Option.match({
-          onNone: () => Effect.fail(streamEnded(provider)),
-          onSome: (pull) => Effect.succeed({ pull, scope })
-        })),
+      first(provider.openStream !== undefined ? provider.openStream(req, options) : Stream.toPull(provider.chatStream(req))).pipe(
+        Effect.map((pull) => ({ pull, scope })),
         Scope.extend(scope),
         Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
       )))
+}
 
 /**
  * Builds the gateway. The routing configuration is validated against the registered providers
@@ -239,7 +250,8 @@ export const make = (config: Routing.RoutingConfig) =>
       return prepare(req, ctx).pipe(
         Effect.flatMap(({ plan, upstream }) => {
           const withUsage: ChatRequest = { ...upstream, stream: true, stream_options: { ...upstream.stream_options, include_usage: true } }
-          const open = (c: Candidate, request: ChatRequest, options: CallOptions) => openAttempt(c.provider, request, options)
+          const open = (c: Candidate, request: ChatRequest, options: CallOptions) =>
+            openAttempt(c.provider, request, options, midStreamFailover)
           return Effect.flatMap(router.run(plan, (c, options) => open(c, withUsage, options), trace), (first) => {
             served = first.candidate
             return midStreamFailover

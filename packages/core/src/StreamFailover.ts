@@ -23,10 +23,15 @@ import * as Router from "./Router.js"
 import type { Candidate, Plan } from "./RoutingStrategy.js"
 import * as Streaming from "./Streaming.js"
 
-/** A stream that is open and has produced its first chunk, and the scope holding its upstream. @since 0.1.0 @category Models */
+/**
+ * A stream that is open and has produced its first chunk, and the scope holding its upstream
+ * (none when it lives in the request's scope: an attempt mid-stream failover may abandon has one).
+ *
+ * @since 0.1.0 @category Models
+ */
 export interface Opened {
   readonly pull: Streaming.Pull<ChatChunk, GatewayError>
-  readonly scope: Scope.CloseableScope
+  readonly scope: Scope.CloseableScope | undefined
 }
 
 /** @since 0.1.0 @category Models */
@@ -124,7 +129,7 @@ export const continuing = (options: Options): Effect.Effect<Streaming.Pull<ChatC
         messages: [...options.request.messages, { role: "assistant", content: delivered.text, prefix: true }]
       }
       const broken = current
-      return Scope.close(scope, Exit.void).pipe(
+      return (scope === undefined ? Effect.void : Scope.close(scope, Exit.void)).pipe(
         Effect.zipRight(router.run(plan, (c, call) => options.open(c, request, call), trace, next)),
         Effect.provideService(Scope.Scope, requestScope),
         Effect.mapError(Option.some),
