@@ -11,7 +11,9 @@ import {
   ProviderTimeout,
   ProviderUnreachable
 } from "@switchyard/core/GatewayError"
+import * as Either from "effect/Either"
 import type { Redactor } from "./Redact.js"
+import { preview } from "./Wire.js"
 
 /** How much of a non-2xx body is kept (and read: the rest is discarded). @since 0.1.0 @category Constants */
 export const maxErrorBodyBytes = 64 * 1024
@@ -118,4 +120,23 @@ export const unreachable = (
   const what = sending ? "the request failed" : "the connection broke while reading the answer"
   const detail = redact(`${what} (${request.method} ${request.url}): ${causeText(cause)}`)
   return new ProviderUnreachable({ provider, detail, cause })
+}
+
+/**
+ * `JSON.parse` of an upstream's body, or a `ProviderOutputError` saying that `what` (`the
+ * body`, `the model list`) is not JSON, with the start of it.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const parseJson = (
+  provider: string,
+  text: string,
+  what: string,
+  redact: Redactor
+): Either.Either<unknown, ProviderOutputError> => {
+  try {
+    return Either.right(JSON.parse(text) as unknown)
+  } catch {
+    return Either.left(outputError(provider, `${what} is not JSON: ${preview(text)}`, redact))
+  }
 }

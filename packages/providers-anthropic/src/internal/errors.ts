@@ -13,8 +13,6 @@ import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import { isRecord } from "@switchyard/provider-http/Wire"
 
-export { isRecord }
-
 /**
  * The HTTP status each documented error type is answered with (https://platform.claude.com/docs/en/api/errors):
  * what an in-stream `error` event stands for.

@@ -10,14 +10,11 @@ import type { ChatResponse, ModelInfo, ToolCall, Usage } from "@switchyard/core/
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
+import { count, isRecord } from "@switchyard/provider-http/Wire"
 import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
 import * as Wire from "@switchyard/provider-http/Wire"
-import { count, preview } from "@switchyard/provider-http/Wire"
 
-const { isRecord } = Errors
-
-export { preview }
 
 /**
  * `stop_reason` as a `finish_reason`: `end_turn` / `stop_sequence` -> `stop`, `max_tokens` (and
@@ -127,12 +124,9 @@ export const parseMessage = (
   created: number,
   trimmedPrefill: boolean
 ): Either.Either<ChatResponse, ProviderError> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return Either.left(UpstreamErrors.outputError(provider, `the body is not JSON: ${preview(text)}`, redact))
-  }
+  const parsed = UpstreamErrors.parseJson(provider, text, "the body", redact)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const value = parsed.right
   if (isRecord(value)) {
     if (Array.isArray(value.content)) {
       return Either.right(toChatResponse(value as Record<string, unknown> & { content: Array<unknown> }, created, trimmedPrefill))
@@ -160,12 +154,9 @@ export const parseModelPage = (
   text: string,
   redact: Redactor
 ): Either.Either<ModelPage, ProviderError> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return Either.left(UpstreamErrors.outputError(provider, `the model list is not JSON: ${preview(text)}`, redact))
-  }
+  const parsed = UpstreamErrors.parseJson(provider, text, "the model list", redact)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const value = parsed.right
   if (!isRecord(value) || !Array.isArray(value.data)) {
     return Either.left(UpstreamErrors.outputError(provider, "expected a model list object with a data array", redact))
   }

@@ -16,11 +16,10 @@ import * as EventStream from "@switchyard/core/EventStream"
 import { ProviderOutputError, ProviderStatusError } from "@switchyard/core/GatewayError"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
+import { isRecord, preview } from "@switchyard/provider-http/Wire"
 import type * as Upstream from "@switchyard/provider-http/Upstream"
 import * as Errors from "./errors.js"
 import * as FromAnthropic from "./response.js"
-
-const { isRecord } = Errors
 
 type Delta = ChatChunk["choices"][number]["delta"]
 
@@ -131,13 +130,13 @@ export const makeDecoder = (
       value = JSON.parse(event.data)
     } catch {
       if (event.event === "error") return Errors.inBandError(provider, event.data, event.data, redact)
-      return UpstreamErrors.outputError(provider, `a stream event is not JSON: ${FromAnthropic.preview(event.data)}`, redact)
+      return UpstreamErrors.outputError(provider, `a stream event is not JSON: ${preview(event.data)}`, redact)
     }
     const type = isRecord(value) && typeof value.type === "string" ? value.type : event.event
     if (!isRecord(value)) {
       return type === "error"
         ? Errors.inBandError(provider, value, event.data, redact)
-        : UpstreamErrors.outputError(provider, `a stream event is not an object: ${FromAnthropic.preview(event.data)}`, redact)
+        : UpstreamErrors.outputError(provider, `a stream event is not an object: ${preview(event.data)}`, redact)
     }
     switch (type) {
       case "message_start": {

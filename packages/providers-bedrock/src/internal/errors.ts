@@ -29,8 +29,6 @@ import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import { isRecord } from "@switchyard/provider-http/Wire"
 
-export { isRecord }
-
 /**
  * The status of each exception a ConverseStream body may carry, by its `:exception-type`.
  *

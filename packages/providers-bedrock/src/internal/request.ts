@@ -46,7 +46,7 @@
  * @internal
  */
 import type { ChatRequest, Message } from "@switchyard/core/ChatSchema"
-import { isRecord } from "./errors.js"
+import { isRecord } from "@switchyard/provider-http/Wire"
 import * as Wire from "@switchyard/provider-http/Wire"
 
 /** One content block of the Converse wire format: a union, one member set. @internal */

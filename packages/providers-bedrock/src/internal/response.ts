@@ -15,11 +15,9 @@ import type { ResponseHeaders } from "@switchyard/provider-http/HttpTransport"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import * as Either from "effect/Either"
-import { isRecord } from "./errors.js"
+import { count, isRecord } from "@switchyard/provider-http/Wire"
 import * as Wire from "@switchyard/provider-http/Wire"
-import { count, preview } from "@switchyard/provider-http/Wire"
 
-export { preview }
 
 /** The answer's request id (`x-amzn-requestid`), "" when absent. @internal */
 export const requestId = (headers: ResponseHeaders): string => {
@@ -142,12 +140,9 @@ export const parseResponse = (
   model: string,
   created: number
 ): Either.Either<ChatResponse, ProviderError> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return Either.left(UpstreamErrors.outputError(provider, `the body is not JSON: ${preview(text)}`, redact))
-  }
+  const parsed = UpstreamErrors.parseJson(provider, text, "the body", redact)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const value = parsed.right
   const message = isRecord(value) && isRecord(value.output) ? value.output.message : undefined
   if (!isRecord(value) || !isRecord(message) || !Array.isArray(message.content)) {
     return Either.left(

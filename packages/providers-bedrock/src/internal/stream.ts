@@ -26,10 +26,9 @@ import type { ResponseHeaders } from "@switchyard/provider-http/HttpTransport"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import type * as Upstream from "@switchyard/provider-http/Upstream"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
+import { isRecord, preview } from "@switchyard/provider-http/Wire"
 import * as Errors from "./errors.js"
 import * as FromConverse from "./response.js"
-
-const { isRecord } = Errors
 
 type Delta = ChatChunk["choices"][number]["delta"]
 
@@ -190,10 +189,10 @@ export const makeDecoder = (
     try {
       value = JSON.parse(payload)
     } catch {
-      return UpstreamErrors.outputError(provider, `a stream event is not JSON: ${FromConverse.preview(payload)}`, redact)
+      return UpstreamErrors.outputError(provider, `a stream event is not JSON: ${preview(payload)}`, redact)
     }
     if (!isRecord(value)) {
-      return UpstreamErrors.outputError(provider, `a stream event is not an object: ${FromConverse.preview(payload)}`, redact)
+      return UpstreamErrors.outputError(provider, `a stream event is not an object: ${preview(payload)}`, redact)
     }
     switch (headerString(headers, ":event-type")) {
       case "messageStart":

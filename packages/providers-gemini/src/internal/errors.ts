@@ -16,8 +16,6 @@ import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import { isRecord } from "@switchyard/provider-http/Wire"
 
-export { isRecord }
-
 /**
  * The HTTP status of each canonical error code (`google.rpc.Code`), as Google's API design guide
  * maps them (https://cloud.google.com/apis/design/errors#handling_errors): what an error whose

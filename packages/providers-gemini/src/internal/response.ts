@@ -12,13 +12,10 @@ import type { ChatResponse, ModelInfo, ToolCall, Usage } from "@switchyard/core/
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
+import { count, isRecord } from "@switchyard/provider-http/Wire"
 import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
-import { count, preview } from "@switchyard/provider-http/Wire"
 
-const { isRecord } = Errors
-
-export { preview }
 
 /** The finish reasons that mean a filter stopped the answer. */
 const filtered: ReadonlySet<string> = new Set([
@@ -200,12 +197,9 @@ export const parseResponse = (
   model: string,
   created: number
 ): Either.Either<ChatResponse, ProviderError> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return Either.left(UpstreamErrors.outputError(provider, `the body is not JSON: ${preview(text)}`, redact))
-  }
+  const parsed = UpstreamErrors.parseJson(provider, text, "the body", redact)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const value = parsed.right
   if (isRecord(value)) {
     if (value.error !== undefined) return Either.left(Errors.inBandError(provider, value.error, text, redact))
     const response = toChatResponse(value, model, created)
@@ -233,12 +227,9 @@ export const parseModelPage = (
   text: string,
   redact: Redactor
 ): Either.Either<ModelPage, ProviderError> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return Either.left(UpstreamErrors.outputError(provider, `the model list is not JSON: ${preview(text)}`, redact))
-  }
+  const parsed = UpstreamErrors.parseJson(provider, text, "the model list", redact)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const value = parsed.right
   if (!isRecord(value)) {
     return Either.left(UpstreamErrors.outputError(provider, "expected a model list object", redact))
   }

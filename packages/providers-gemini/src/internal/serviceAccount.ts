@@ -21,7 +21,7 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
-import { isRecord } from "./errors.js"
+import { isRecord } from "@switchyard/provider-http/Wire"
 
 /** The scope Vertex AI needs (https://cloud.google.com/vertex-ai/docs/authentication). @internal */
 export const scope = "https://www.googleapis.com/auth/cloud-platform"

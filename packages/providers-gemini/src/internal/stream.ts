@@ -17,13 +17,12 @@ import * as Streaming from "@switchyard/core/Streaming"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import type * as Upstream from "@switchyard/provider-http/Upstream"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
+import { isRecord, preview } from "@switchyard/provider-http/Wire"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Errors from "./errors.js"
 import * as FromGemini from "./response.js"
-
-const { isRecord } = Errors
 
 type Delta = ChatChunk["choices"][number]["delta"]
 
@@ -121,10 +120,10 @@ export const makeDecoder = (
     try {
       value = JSON.parse(event.data)
     } catch {
-      return UpstreamErrors.outputError(provider, `a stream event is not JSON: ${FromGemini.preview(event.data)}`, redact)
+      return UpstreamErrors.outputError(provider, `a stream event is not JSON: ${preview(event.data)}`, redact)
     }
     if (!isRecord(value)) {
-      return UpstreamErrors.outputError(provider, `a stream event is not an object: ${FromGemini.preview(event.data)}`, redact)
+      return UpstreamErrors.outputError(provider, `a stream event is not an object: ${preview(event.data)}`, redact)
     }
     if (value.error !== undefined) return Errors.inBandError(provider, value.error, event.data, redact)
     if (id === "" && typeof value.responseId === "string") id = value.responseId

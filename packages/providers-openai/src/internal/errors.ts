@@ -7,8 +7,7 @@
 import type { ProviderStatusError } from "@switchyard/core/GatewayError"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
-
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+import { isRecord } from "@switchyard/provider-http/Wire"
 
 const asErrorStatus = (u: unknown): number | undefined => {
   const n = typeof u === "string" && /^\d{3}$/.test(u) ? Number(u) : u

@@ -12,10 +12,7 @@ import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
-
-/** @internal */
-export const isRecord = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
+import { isRecord, preview } from "@switchyard/provider-http/Wire"
 
 /** The streaming request: the same body with `stream: true` (only copied when needed). @internal */
 export const streamingRequest = (req: ChatRequest): ChatRequest => req.stream === true ? req : { ...req, stream: true }
@@ -42,8 +39,6 @@ export const withPrefill = (req: ChatRequest, style: PrefillStyle | undefined): 
   }
 }
 
-const preview = (text: string): string => text.length > 200 ? `${text.slice(0, 200)}...` : text
-
 /**
  * A 2xx chat completion body: an object with a `choices` array. An object carrying `error` and no
  * `choices` is an error reported with a 2xx status (some OpenAI-compatible servers do this).
@@ -55,12 +50,9 @@ export const parseChatResponse = (
   text: string,
   redact: Redactor
 ): Either.Either<ChatResponse, ProviderError> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return Either.left(UpstreamErrors.outputError(provider, `the body is not JSON: ${preview(text)}`, redact))
-  }
+  const parsed = UpstreamErrors.parseJson(provider, text, "the body", redact)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const value = parsed.right
   if (isRecord(value)) {
     if (Array.isArray(value.choices)) return Either.right(value as unknown as ChatResponse)
     if (value.error !== undefined && value.error !== null) {
@@ -131,12 +123,9 @@ export const parseModelList = (
   text: string,
   redact: Redactor
 ): Either.Either<ReadonlyArray<ModelInfo>, ProviderError> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return Either.left(UpstreamErrors.outputError(provider, `the model list is not JSON: ${preview(text)}`, redact))
-  }
+  const parsed = UpstreamErrors.parseJson(provider, text, "the model list", redact)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const value = parsed.right
   if (!isRecord(value) || !Array.isArray(value.data)) {
     return Either.left(UpstreamErrors.outputError(provider, "expected a model list object with a data array", redact))
   }
