@@ -15,13 +15,17 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Stream from "effect/Stream"
+import * as Capabilities from "./Capabilities.js"
 import * as Catalog from "./Catalog.js"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Usage } from "./ChatSchema.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Deadlines from "./Deadlines.js"
+import type { EmbeddingRequest, EmbeddingResponse } from "./EmbeddingSchema.js"
+import * as EmbeddingSchema from "./EmbeddingSchema.js"
 import type { GatewayError } from "./GatewayError.js"
-import { httpStatus, ProviderOutputError } from "./GatewayError.js"
+import { httpStatus, ModelNotFound, ProviderOutputError } from "./GatewayError.js"
 import * as Hooks from "./Hooks.js"
+import type { ImageRequest, ImageResponse } from "./ImageSchema.js"
 import * as LatencyStats from "./LatencyStats.js"
 import * as ModelDiscovery from "./ModelDiscovery.js"
 import * as Plugins from "./Plugins.js"
@@ -30,7 +34,7 @@ import * as ProviderRegistry from "./ProviderRegistry.js"
 import * as RequestContext from "./RequestContext.js"
 import * as Router from "./Router.js"
 import * as Routing from "./Routing.js"
-import type { Candidate } from "./RoutingStrategy.js"
+import type { Candidate, Plan } from "./RoutingStrategy.js"
 import * as RoutingStrategy from "./RoutingStrategy.js"
 import * as StreamFailover from "./StreamFailover.js"
 import * as Streaming from "./Streaming.js"
@@ -62,6 +66,18 @@ export interface StreamResult {
   readonly variant?: string | undefined
 }
 
+/**
+ * An embeddings or image answer, and who gave it.
+ *
+ * @since 0.1.0 @category Models
+ */
+export interface Result<A> {
+  readonly response: A
+  readonly provider: string
+  readonly attempts: number
+  readonly variant?: string | undefined
+}
+
 /** @since 0.1.0 @category Models */
 export interface Service {
   readonly chat: (req: ChatRequest, ctx?: RequestContext.RequestContext) => Effect.Effect<ChatResult, GatewayError>
@@ -74,6 +90,19 @@ export interface Service {
     req: ChatRequest,
     ctx?: RequestContext.RequestContext
   ) => Effect.Effect<StreamResult, GatewayError, Scope.Scope>
+  /**
+   * Embeddings, routed like a chat request (the strategy sees the inputs that are text as the
+   * user's prompt) among the candidates whose provider makes embeddings.
+   */
+  readonly embed: (
+    req: EmbeddingRequest,
+    ctx?: RequestContext.RequestContext
+  ) => Effect.Effect<Result<EmbeddingResponse>, GatewayError>
+  /** Image generation, routed like `embed` among the providers that make images. */
+  readonly image: (
+    req: ImageRequest,
+    ctx?: RequestContext.RequestContext
+  ) => Effect.Effect<Result<ImageResponse>, GatewayError>
   /**
    * Every model the registered providers listed (discovered in the background, at start and on
    * an interval: see `ModelDiscovery`), plus the aliases.
@@ -141,19 +170,76 @@ export const make = (config: Routing.RoutingConfig) =>
     const midStreamFailover = routing.strategy?.mid_stream_failover === true
     const discovery = yield* ModelDiscovery.make(registry.all())
 
+    const enforcers = new Map(registry.all().map((p) => {
+      const policy = p.unsupportedParams ?? "warn"
+      return [p.name, {
+        chat: Capabilities.enforcer(p.name, "chat", p.capabilities?.chat, policy),
+        embeddings: Capabilities.enforcer(p.name, "embeddings", p.capabilities?.embeddings, policy),
+        images: Capabilities.enforcer(p.name, "images", p.capabilities?.images, policy)
+      }] as const
+    }))
+
+    /**
+     * Candidates whose provider's policy refuses the request leave the plan, so that a pool
+     * serves it from a provider that honours it; with none left, the first refusal answers.
+     */
+    const admit = <A extends Readonly<Record<string, unknown>>>(
+      operation: Capabilities.Operation,
+      plan: Plan,
+      request: A
+    ): Effect.Effect<Plan, GatewayError> => {
+      let refusal: GatewayError | undefined
+      let kept: Array<Candidate> | undefined
+      plan.candidates.forEach((c, i) => {
+        const verdict = enforcers.get(c.provider.name)?.[operation]?.(request)
+        if (verdict?._tag === "Rejected") {
+          refusal ??= verdict.error
+          kept ??= plan.candidates.slice(0, i)
+        } else kept?.push(c)
+      })
+      if (kept === undefined) return Effect.succeed(plan)
+      return kept.length === 0 ? Effect.fail(refusal!) : Effect.succeed({ ...plan, candidates: kept })
+    }
+
+    /** One attempt's call, with what its provider does not honour left out (and said, under `warn`). */
+    const policed = <A extends Readonly<Record<string, unknown>>, B, R>(
+      operation: Capabilities.Operation,
+      candidate: Candidate,
+      request: A,
+      ctx: RequestContext.RequestContext,
+      trace: Router.Trace,
+      call: (request: A) => Effect.Effect<B, GatewayError, R>
+    ): Effect.Effect<B, GatewayError, R> => {
+      const verdict = enforcers.get(candidate.provider.name)?.[operation]?.(request)
+      if (verdict === undefined || verdict._tag === "Unchanged") {
+        trace.dropped = undefined
+        return call(request)
+      }
+      if (verdict._tag === "Rejected") return Effect.fail(verdict.error)
+      trace.dropped = verdict.dropped
+      if (candidate.provider.unsupportedParams === "drop") return call(verdict.request)
+      return Effect.zipRight(
+        Effect.logWarning("parameters the provider does not support were dropped").pipe(
+          Effect.annotateLogs({ requestId: ctx.requestId, provider: candidate.provider.name, dropped: verdict.dropped.join(",") })
+        ),
+        call(verdict.request)
+      )
+    }
+
     const prepare = (req: ChatRequest, ctx: RequestContext.RequestContext) =>
       plugins.beforeRequest({ ...req, model: Routing.resolveAlias(routing, req.model) }, ctx).pipe(
         Effect.flatMap((prepared) =>
-          Effect.map(planner(prepared, ctx), (plan) => ({
-            plan,
-            upstream: plan.model === prepared.model ? prepared : { ...prepared, model: plan.model }
-          }))
+          Effect.flatMap(planner(prepared, ctx), (plan) => {
+            const upstream = plan.model === prepared.model ? prepared : { ...prepared, model: plan.model }
+            return Effect.map(admit("chat", plan, upstream), (admitted) => ({ plan: admitted, upstream }))
+          })
         )
       )
 
     const account = (
       ctx: RequestContext.RequestContext,
-      req: ChatRequest,
+      operation: Capabilities.Operation,
+      model: string,
       stream: boolean,
       served: Candidate | undefined,
       trace: Router.Trace,
@@ -166,7 +252,8 @@ export const make = (config: Routing.RoutingConfig) =>
       return hooks.publish({
         requestId: ctx.requestId,
         ingress: ctx.ingress,
-        model: req.model,
+        operation,
+        model,
         provider: served?.provider.name,
         variant: served?.label,
         stream,
@@ -176,7 +263,7 @@ export const make = (config: Routing.RoutingConfig) =>
         attempts: trace.attempts,
         failovers,
         usage,
-        costUsd: usage === undefined ? undefined : Option.getOrUndefined(catalog.cost(req.model, usage)),
+        costUsd: usage === undefined ? undefined : Option.getOrUndefined(catalog.cost(model, usage)),
         error: failure?.message
       })
     }
@@ -188,7 +275,9 @@ export const make = (config: Routing.RoutingConfig) =>
       let served: Candidate | undefined
       let usage: Usage | undefined
       return prepare(req, ctx).pipe(
-        Effect.flatMap(({ plan, upstream }) => router.run(plan, (c, options) => c.provider.chat(upstream, options), trace)),
+        Effect.flatMap(({ plan, upstream }) =>
+          router.run(plan, (c, options) => policed("chat", c, upstream, ctx, trace, (r) => c.provider.chat(r, options)), trace)
+        ),
         Effect.flatMap((result) => {
           served = result.candidate
           return plugins.afterResponse(result.value, ctx)
@@ -198,7 +287,7 @@ export const make = (config: Routing.RoutingConfig) =>
           return { response, provider: served!.provider.name, attempts: trace.attempts, variant: served!.label }
         }),
         Effect.tapError(onError(ctx)),
-        Effect.onExit((exit) => account(ctx, req, false, served, trace, exit, usage))
+        Effect.onExit((exit) => account(ctx, "chat", req.model, false, served, trace, exit, usage))
       )
     }
 
@@ -244,14 +333,14 @@ export const make = (config: Routing.RoutingConfig) =>
         Scope.addFinalizer(
           scope,
           Effect.suspend(() =>
-            account(ctx, req, true, served, trace, ended ?? Exit.interrupt(FiberId.none), usage, failovers)
+            account(ctx, "chat", req.model, true, served, trace, ended ?? Exit.interrupt(FiberId.none), usage, failovers)
           )
         ))
       return prepare(req, ctx).pipe(
         Effect.flatMap(({ plan, upstream }) => {
           const withUsage: ChatRequest = { ...upstream, stream: true, stream_options: { ...upstream.stream_options, include_usage: true } }
           const open = (c: Candidate, request: ChatRequest, options: CallOptions) =>
-            openAttempt(c.provider, request, options, midStreamFailover)
+            policed("chat", c, request, ctx, trace, (r) => openAttempt(c.provider, r, options, midStreamFailover))
           return Effect.flatMap(router.run(plan, (c, options) => open(c, withUsage, options), trace), (first) => {
             served = first.candidate
             return midStreamFailover
@@ -268,7 +357,7 @@ export const make = (config: Routing.RoutingConfig) =>
           })
         }),
         Effect.tapError(onError(ctx)),
-        Effect.tapErrorCause((cause) => account(ctx, req, true, served, trace, Exit.failCause(cause), undefined)),
+        Effect.tapErrorCause((cause) => account(ctx, "chat", req.model, true, served, trace, Exit.failCause(cause), undefined)),
         Effect.flatMap((pull) => {
           const chunks = observed(pull)
           return Effect.as(accountOnClose, {
@@ -282,6 +371,82 @@ export const make = (config: Routing.RoutingConfig) =>
       )
     }
 
+    /**
+     * A non-streaming operation other than chat: planned by the strategy over a chat view of
+     * the request, among the candidates whose provider implements it.
+     */
+    const unary = <A extends { readonly model: string }, B>(
+      operation: "embeddings" | "images",
+      implementation: (provider: Provider) => ((req: A, options?: CallOptions) => Effect.Effect<B, GatewayError>) | undefined,
+      view: (req: A) => ChatRequest,
+      usageOf: (response: B) => Usage | undefined
+    ) =>
+    (req: A, ctx: RequestContext.RequestContext = RequestContext.make()): Effect.Effect<Result<B>, GatewayError> => {
+      const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
+      let served: Candidate | undefined
+      let usage: Usage | undefined
+      const model = Routing.resolveAlias(routing, req.model)
+      const request = model === req.model ? req : { ...req, model }
+      return planner(view(request), ctx).pipe(
+        Effect.flatMap((plan) => {
+          const able = plan.candidates.filter((c) => implementation(c.provider) !== undefined)
+          if (able.length === 0) {
+            const names = plan.candidates.map((c) => `'${c.provider.name}'`).join(", ")
+            return Effect.fail(
+              new ModelNotFound({
+                model: req.model,
+                reason: `The model '${req.model}' is served by ${names}, which ${plan.candidates.length === 1 ? "does" : "do"} not make ${operation}`
+              })
+            )
+          }
+          const upstream = plan.model === request.model ? request : { ...request, model: plan.model }
+          return Effect.flatMap(admit(operation, { ...plan, candidates: able }, upstream), (admitted) =>
+            router.run(
+              admitted,
+              (c, options) => policed(operation, c, upstream, ctx, trace, (r) => implementation(c.provider)!(r, options)),
+              trace
+            ))
+        }),
+        Effect.map((result): Result<B> => {
+          served = result.candidate
+          usage = usageOf(result.value)
+          return { response: result.value, provider: served.provider.name, attempts: trace.attempts, variant: served.label }
+        }),
+        Effect.tapError(onError(ctx)),
+        Effect.onExit((exit) => account(ctx, operation, req.model, false, served, trace, exit, usage))
+      )
+    }
+
+    const embed: Service["embed"] = unary(
+      "embeddings",
+      (p) => p.embed,
+      (req) => ({
+        model: req.model,
+        messages: [{
+          role: "user",
+          content: EmbeddingSchema.inputs(req.input).filter((i): i is string => typeof i === "string").join("\n")
+        }],
+        ...(req.user === undefined ? {} : { user: req.user })
+      }),
+      (res) => ({ prompt_tokens: res.usage.prompt_tokens, completion_tokens: 0, total_tokens: res.usage.total_tokens })
+    )
+
+    const image: Service["image"] = unary(
+      "images",
+      (p) => p.image,
+      (req) => ({
+        model: req.model,
+        messages: [{ role: "user", content: req.prompt }],
+        ...(req.user === undefined ? {} : { user: req.user })
+      }),
+      (res) =>
+        res.usage === undefined ? undefined : {
+          prompt_tokens: res.usage.input_tokens,
+          completion_tokens: res.usage.output_tokens,
+          total_tokens: res.usage.total_tokens
+        }
+    )
+
     const aliases = Object.keys(config.aliases ?? {}).map((id): ModelInfo => ({
       id,
       object: "model",
@@ -290,7 +455,7 @@ export const make = (config: Routing.RoutingConfig) =>
     }))
     const models: Service["models"] = Effect.map(discovery.models, (discovered) => [...discovered, ...aliases])
 
-    return Gateway.of({ chat, chatStream, models })
+    return Gateway.of({ chat, chatStream, embed, image, models })
   })
 
 /** What a gateway needs besides its configuration. @since 0.1.0 @category Models */

@@ -13,7 +13,12 @@ import * as Schema from "effect/Schema"
  */
 export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@switchyard/core/InvalidRequest")(
   "InvalidRequest",
-  { message: Schema.String, param: Schema.optional(Schema.String) }
+  {
+    message: Schema.String,
+    param: Schema.optional(Schema.String),
+    /** A machine-readable reason, OpenAI's `code` (`unsupported_parameter`, ...). */
+    code: Schema.optional(Schema.String)
+  }
 ) {}
 
 /**

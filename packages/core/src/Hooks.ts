@@ -9,12 +9,15 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
+import type { Operation } from "./Capabilities.js"
 import type { Usage } from "./ChatSchema.js"
 
 /** @since 0.1.0 @category Models */
 export interface RequestEvent {
   readonly requestId: string
   readonly ingress: string
+  /** `chat` (streamed or not), `embeddings` or `images`. */
+  readonly operation: Operation
   readonly model: string
   /** The provider that answered (for a stream, the one that sent the first chunk). */
   readonly provider: string | undefined

@@ -7,8 +7,11 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Capabilities, Policy } from "./Capabilities.js"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "./ChatSchema.js"
+import type { EmbeddingRequest, EmbeddingResponse } from "./EmbeddingSchema.js"
 import type { ProviderError } from "./GatewayError.js"
+import type { ImageRequest, ImageResponse } from "./ImageSchema.js"
 import * as Streaming from "./Streaming.js"
 
 /**
@@ -46,7 +49,18 @@ export interface Provider {
     req: ChatRequest,
     options?: CallOptions
   ) => Effect.Effect<Streaming.Pull<ChatChunk, ProviderError>, ProviderError, Scope.Scope>
+  /** Embeddings, when the vendor makes them; answered in OpenAI's shape, in the encoding asked for. */
+  readonly embed?: (req: EmbeddingRequest, options?: CallOptions) => Effect.Effect<EmbeddingResponse, ProviderError>
+  /** Image generation, when the vendor has it; answered in OpenAI's shape. */
+  readonly image?: (req: ImageRequest, options?: CallOptions) => Effect.Effect<ImageResponse, ProviderError>
   readonly listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
+  /**
+   * Which canonical parameters the vendor honours, per operation. Absent: everything it is sent
+   * (nothing is checked).
+   */
+  readonly capabilities?: Capabilities | undefined
+  /** What the gateway does with a parameter `capabilities` says is not honoured. Default `warn`. */
+  readonly unsupportedParams?: Policy | undefined
   /**
    * Whether the upstream continues a trailing assistant message marked `prefix: true` instead
    * of starting a new one (an assistant prefill). Mid-stream failover continues a broken

@@ -12,6 +12,11 @@
 export interface RoutingTrace {
   /** Calls made to upstreams, retries and failovers included. */
   attempts: number
+  /**
+   * The parameters left out of the last attempt because its provider does not honour them
+   * (under the `warn` and `drop` policies).
+   */
+  dropped?: ReadonlyArray<string> | undefined
 }
 
 /** @since 0.1.0 @category Models */

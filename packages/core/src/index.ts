@@ -1,13 +1,19 @@
 /** @since 0.1.0 */
+export * as Capabilities from "./Capabilities.js"
+/** @since 0.1.0 */
 export * as Catalog from "./Catalog.js"
 /** @since 0.1.0 */
 export * as ChatSchema from "./ChatSchema.js"
+/** @since 0.1.0 */
+export * as EmbeddingSchema from "./EmbeddingSchema.js"
 /** @since 0.1.0 */
 export * as Gateway from "./Gateway.js"
 /** @since 0.1.0 */
 export * as GatewayError from "./GatewayError.js"
 /** @since 0.1.0 */
 export * as Hooks from "./Hooks.js"
+/** @since 0.1.0 */
+export * as ImageSchema from "./ImageSchema.js"
 /** @since 0.1.0 */
 export * as ModelDiscovery from "./ModelDiscovery.js"
 /** @since 0.1.0 */

@@ -127,7 +127,7 @@ const typeForStatus = (status: number): string => {
 export const describe = (error: HttpError): ErrorInfo => {
   switch (error._tag) {
     case "InvalidRequest":
-      return { status: 400, type: "invalid_request_error", message: error.message, param: error.param ?? null, code: null }
+      return { status: 400, type: "invalid_request_error", message: error.message, param: error.param ?? null, code: error.code ?? null }
     case "ModelNotFound":
       return { status: 404, type: "invalid_request_error", message: error.message, param: "model", code: "model_not_found" }
     case "RequestRejected": {

@@ -89,6 +89,15 @@ export const statusError = (
   return new ProviderStatusError(fields)
 }
 
+/**
+ * A request the vendor's API cannot express (an image by URL where only bytes are taken, token
+ * ids where only text is): a 400, answered before anything is sent, naming the field.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const unmappable = (provider: string, reason: string, param: string): ProviderStatusError =>
+  new ProviderStatusError({ provider, status: 400, body: "", upstreamMessage: reason, upstreamParam: param })
+
 /** @since 0.1.0 */
 export const outputError = (provider: string, detail: string, redact: Redactor): ProviderOutputError =>
   new ProviderOutputError({ provider, detail: redact(detail) })

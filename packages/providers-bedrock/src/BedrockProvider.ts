@@ -22,12 +22,12 @@
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
 import * as Deadlines from "@switchyard/core/Deadlines"
 import type { ProviderError } from "@switchyard/core/GatewayError"
-import { ProviderStatusError } from "@switchyard/core/GatewayError"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import type * as Streaming from "@switchyard/core/Streaming"
 import * as Redact from "@switchyard/provider-http/Redact"
 import * as Upstream from "@switchyard/provider-http/Upstream"
+import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -210,15 +210,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, Bedroc
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const encoded = ToConverse.encode(req)
         if (encoded._tag === "Unsupported") {
-          return Effect.fail(
-            new ProviderStatusError({
-              provider: name,
-              status: 400,
-              body: "",
-              upstreamMessage: encoded.reason,
-              upstreamParam: encoded.param
-            })
-          )
+          return Effect.fail(UpstreamErrors.unmappable(name, encoded.reason, encoded.param))
         }
         const body = JSON.stringify(encoded.body)
         const path = `/model/${Signing.encodeLabel(req.model)}/${operation}`
