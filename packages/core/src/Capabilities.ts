@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import { InvalidRequest } from "./GatewayError.js"
+import type { Provider } from "./Provider.js"
 
 /** @since 0.1.0 @category Models */
 export type Policy = "warn" | "drop" | "reject"
@@ -232,3 +233,57 @@ export const enforcer = <O extends Operation>(
  */
 export const describeSupport = (support: Support): string =>
   support === true ? "supported" : support === false ? "unsupported" : `partial: ${support.note}`
+
+/** One operation in the support table. @since 0.1.0 @category Rendering */
+export interface OperationRow {
+  /** Each canonical parameter: `supported`, `unsupported` or `partial: <note>`. */
+  readonly parameters: Readonly<Record<string, string>>
+  readonly vendor_fields: ReadonlyArray<string>
+  readonly forwards_unknown_fields: boolean
+}
+
+/**
+ * One provider in the support table (`GET /v1/capabilities`). An operation the provider does
+ * not implement is `null`.
+ *
+ * @since 0.1.0 @category Rendering
+ */
+export interface ProviderRow {
+  readonly provider: string
+  readonly kind: string
+  readonly unsupported_params: Policy
+  readonly operations: {
+    readonly chat: OperationRow
+    readonly embeddings: OperationRow | null
+    readonly images: OperationRow | null
+  }
+  readonly continues_prefill: boolean
+}
+
+const rowOf = <O extends Operation>(operation: O, support: OperationSupport<O> | undefined): OperationRow => {
+  const stated = support ?? everything(operation)
+  const table = stated.parameters as Readonly<Record<string, Support>>
+  return {
+    parameters: Object.fromEntries(parameters[operation].map((p) => [p, describeSupport(table[p] ?? false)])),
+    vendor_fields: stated.vendorFields ?? [],
+    forwards_unknown_fields: stated.forwardsUnknown
+  }
+}
+
+/**
+ * A provider's row of the support table. What it states no support for is taken to be
+ * honoured, as the gateway takes it.
+ *
+ * @since 0.1.0 @category Rendering
+ */
+export const rowFor = (provider: Provider): ProviderRow => ({
+  provider: provider.name,
+  kind: provider.kind,
+  unsupported_params: provider.unsupportedParams ?? "warn",
+  operations: {
+    chat: rowOf("chat", provider.capabilities?.chat),
+    embeddings: provider.embed === undefined ? null : rowOf("embeddings", provider.capabilities?.embeddings),
+    images: provider.image === undefined ? null : rowOf("images", provider.capabilities?.images)
+  },
+  continues_prefill: provider.supportsPrefill === true
+})

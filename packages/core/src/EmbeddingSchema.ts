@@ -9,9 +9,7 @@ import * as Schema from "effect/Schema"
 
 const Extra = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
-const nonEmpty = (what: string) => ({ message: () => `${what} must not be empty` })
-
-const Tokens = Schema.Array(Schema.Int).pipe(Schema.minItems(1, nonEmpty("a token array")))
+const Tokens = Schema.Array(Schema.Int).pipe(Schema.minItems(1))
 
 /**
  * One string, an array of strings, an array of token ids, or an array of token arrays.
@@ -20,10 +18,15 @@ const Tokens = Schema.Array(Schema.Int).pipe(Schema.minItems(1, nonEmpty("a toke
  */
 export const Input = Schema.Union(
   Schema.String,
-  Schema.Array(Schema.String).pipe(Schema.minItems(1, nonEmpty("input"))),
+  Schema.Array(Schema.String).pipe(Schema.minItems(1)),
   Tokens,
-  Schema.Array(Tokens).pipe(Schema.minItems(1, nonEmpty("input")))
-)
+  Schema.Array(Tokens).pipe(Schema.minItems(1))
+).annotations({
+  message: () => ({
+    message: "input must be a string, a non-empty array of strings, of token ids, or of token id arrays",
+    override: true
+  })
+})
 export type Input = typeof Input.Type
 
 /** @since 0.1.0 @category Schemas */

@@ -103,6 +103,8 @@ export interface Service {
     req: ImageRequest,
     ctx?: RequestContext.RequestContext
   ) => Effect.Effect<Result<ImageResponse>, GatewayError>
+  /** What each registered provider honours, and its policy for the rest. */
+  readonly capabilities: ReadonlyArray<Capabilities.ProviderRow>
   /**
    * Every model the registered providers listed (discovered in the background, at start and on
    * an interval: see `ModelDiscovery`), plus the aliases.
@@ -455,7 +457,9 @@ export const make = (config: Routing.RoutingConfig) =>
     }))
     const models: Service["models"] = Effect.map(discovery.models, (discovered) => [...discovered, ...aliases])
 
-    return Gateway.of({ chat, chatStream, embed, image, models })
+    const capabilities = registry.all().map(Capabilities.rowFor)
+
+    return Gateway.of({ chat, chatStream, embed, image, capabilities, models })
   })
 
 /** What a gateway needs besides its configuration. @since 0.1.0 @category Models */

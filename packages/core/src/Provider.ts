@@ -77,7 +77,7 @@ export interface Provider {
 const familiesByKind: Record<string, ReadonlyArray<string>> = {
   openai: ["gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-3-*", "text-embedding-ada-*", "dall-e-*", "gpt-image-*", "omni-moderation-*"],
   anthropic: ["claude-*"],
-  gemini: ["gemini-*", "gemma-*", "text-embedding-004"],
+  gemini: ["gemini-*", "gemma-*", "imagen-*", "text-embedding-004", "text-embedding-005", "text-multilingual-embedding-*"],
   mock: ["mock-*"]
 }
 

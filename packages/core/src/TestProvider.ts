@@ -13,8 +13,11 @@
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import type { Capabilities, Policy } from "./Capabilities.js"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Usage } from "./ChatSchema.js"
+import type { EmbeddingRequest, EmbeddingResponse } from "./EmbeddingSchema.js"
 import type { ProviderError } from "./GatewayError.js"
+import type { ImageRequest, ImageResponse } from "./ImageSchema.js"
 import { modelMatcher, type Provider } from "./Provider.js"
 import * as ProviderRegistry from "./ProviderRegistry.js"
 
@@ -64,13 +67,21 @@ export interface Options {
   readonly openStream?: boolean
   /** Declare that it continues an assistant prefill (a candidate for mid-stream failover). */
   readonly supportsPrefill?: boolean
+  /** Makes embeddings (absent: it does not). */
+  readonly embed?: (req: EmbeddingRequest) => Effect.Effect<EmbeddingResponse, ProviderError>
+  /** Makes images (absent: it does not). */
+  readonly image?: (req: ImageRequest) => Effect.Effect<ImageResponse, ProviderError>
+  readonly capabilities?: Capabilities
+  readonly unsupportedParams?: Policy
 }
 
 /** @since 0.1.0 @category Models */
 export interface TestProvider {
   readonly provider: Provider
-  /** Every request the provider was called with, in order. */
+  /** Every chat request the provider was called with, in order. */
   readonly received: ReadonlyArray<ChatRequest>
+  /** Every embeddings and image request, in order. */
+  readonly receivedOther: ReadonlyArray<EmbeddingRequest | ImageRequest>
   /** Registers the provider: give it where the real provider's Layer would go. */
   readonly layer: Layer.Layer<never, never, ProviderRegistry.ProviderRegistry>
 }
@@ -78,6 +89,9 @@ export interface TestProvider {
 /** @since 0.1.0 @category Constructors */
 export const make = (options: Options): TestProvider => {
   const received: Array<ChatRequest> = []
+  const receivedOther: Array<EmbeddingRequest | ImageRequest> = []
+  const recording = <A extends EmbeddingRequest | ImageRequest, B>(f: (req: A) => Effect.Effect<B, ProviderError>) =>
+  (req: A) => Effect.suspend(() => (receivedOther.push(req), f(req)))
   let calls = 0
   const chat = options.chat ?? ((req) => Effect.succeed(response(req.model, `from ${options.name}`)))
   const chatStream = options.chatStream ??
@@ -94,7 +108,11 @@ export const make = (options: Options): TestProvider => {
     listModels: options.listModels ?? Effect.succeed(
       options.models.filter((m) => !m.includes("*")).map((id) => ({ id, object: "model", created: 0, owned_by: options.name }))
     ),
-    ...(options.supportsPrefill === true ? { supportsPrefill: true } : {})
+    ...(options.supportsPrefill === true ? { supportsPrefill: true } : {}),
+    ...(options.embed === undefined ? {} : { embed: recording(options.embed) }),
+    ...(options.image === undefined ? {} : { image: recording(options.image) }),
+    capabilities: options.capabilities,
+    unsupportedParams: options.unsupportedParams
   }
-  return { provider, received, layer: ProviderRegistry.register(Effect.succeed(provider)) }
+  return { provider, received, receivedOther, layer: ProviderRegistry.register(Effect.succeed(provider)) }
 }

@@ -1,10 +1,12 @@
 /**
  * The OpenAI-compatible HTTP API over core's `Gateway`: `POST /v1/chat/completions` (JSON or
- * SSE), `GET /v1/models`, `GET /health`. A library: the server package serves `make()`.
+ * SSE), `POST /v1/embeddings`, `POST /v1/images/generations`, `GET /v1/models`,
+ * `GET /v1/capabilities`, `GET /health`. A library: the server package serves `make()`.
  *
- * Every answer carries `x-request-id`; chat answers carry `x-switchyard-provider`,
- * `x-switchyard-attempts` and, under an ab-test, `x-switchyard-variant`. Every error
- * is answered through `HttpErrors` in the OpenAI envelope.
+ * Every answer carries `x-request-id`; answers from a provider carry `x-switchyard-provider`,
+ * `x-switchyard-attempts`, under an ab-test `x-switchyard-variant`, and when parameters the
+ * provider does not honour were left out, `x-switchyard-dropped-params`. Every error is
+ * answered through `HttpErrors` in the OpenAI envelope.
  *
  * @since 0.1.0
  */
@@ -14,8 +16,11 @@ import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ChatRequest } from "@switchyard/core/ChatSchema"
+import { EmbeddingRequest } from "@switchyard/core/EmbeddingSchema"
 import * as Gateway from "@switchyard/core/Gateway"
+import type { GatewayError } from "@switchyard/core/GatewayError"
 import { InvalidRequest } from "@switchyard/core/GatewayError"
+import { ImageRequest } from "@switchyard/core/ImageSchema"
 import * as RequestContext from "@switchyard/core/RequestContext"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -76,15 +81,19 @@ export const handler = <E, R>(
     return Effect.catchAllCause(body(request, ctx), (cause) => errorResponse(cause, ctx.requestId, trace.attempts))
   })
 
-const decodeChatRequest = Schema.decodeUnknownEither(ChatRequest)
-
-const decodeChat = (json: unknown): Effect.Effect<ChatRequest, InvalidRequest> => {
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return Effect.fail(new InvalidRequest({ message: "The request body must be a JSON object." }))
+/** A decoder of a JSON body into a request schema, failing with the bad field's path. */
+const decoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return (json: unknown): Effect.Effect<A, InvalidRequest> => {
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      return Effect.fail(new InvalidRequest({ message: "The request body must be a JSON object." }))
+    }
+    const decoded = decode(json)
+    return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(HttpErrors.fromParseError(decoded.left))
   }
-  const decoded = decodeChatRequest(json)
-  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(HttpErrors.fromParseError(decoded.left))
 }
+
+const decodeChat = decoder(ChatRequest)
 
 /** The body as a string, which Node encodes while writing it, with its length in bytes. */
 const json = (body: unknown, headers: Record<string, string>) => {
@@ -92,7 +101,10 @@ const json = (body: unknown, headers: Record<string, string>) => {
   return HttpServerResponse.raw(text, { contentType: "application/json", contentLength: Buffer.byteLength(text), headers })
 }
 
-/** Which provider answered, after how many upstream calls, and the ab-test variant. */
+/**
+ * Which provider answered, after how many upstream calls, the ab-test variant, and what was
+ * left out because that provider does not honour it.
+ */
 const routingHeaders = (
   ctx: RequestContext.RequestContext,
   result: { readonly provider: string; readonly attempts: number; readonly variant?: string | undefined }
@@ -103,6 +115,8 @@ const routingHeaders = (
     "x-switchyard-attempts": String(result.attempts)
   }
   if (result.variant !== undefined) headers["x-switchyard-variant"] = result.variant
+  const dropped = ctx.trace?.dropped
+  if (dropped !== undefined) headers["x-switchyard-dropped-params"] = dropped.join(", ")
   return headers
 }
 
@@ -135,6 +149,37 @@ const chatCompletions = (maxBodyBytes: number) =>
     )
   )
 
+/** A non-streaming operation: a JSON body decoded by `decode`, answered by `call` as JSON. */
+const unary = <A>(
+  maxBodyBytes: number,
+  decode: (json: unknown) => Effect.Effect<A, InvalidRequest>,
+  call: (
+    gateway: Gateway.Service,
+    req: A,
+    ctx: RequestContext.RequestContext
+  ) => Effect.Effect<Gateway.Result<unknown>, GatewayError>
+) =>
+  handler((request, ctx) =>
+    RequestBody.readJson(request, maxBodyBytes).pipe(
+      Effect.flatMap(decode),
+      Effect.flatMap((req) =>
+        Effect.flatMap(Gateway.Gateway, (gateway) =>
+          Effect.map(call(gateway, req, ctx), (result) => json(result.response, routingHeaders(ctx, result))))
+      )
+    )
+  )
+
+const embeddings = (maxBodyBytes: number) =>
+  unary(maxBodyBytes, decoder(EmbeddingRequest), (gateway, req, ctx) => gateway.embed(req, ctx))
+
+const imageGenerations = (maxBodyBytes: number) =>
+  unary(maxBodyBytes, decoder(ImageRequest), (gateway, req, ctx) => gateway.image(req, ctx))
+
+const capabilities = handler((_, ctx) =>
+  Effect.map(Gateway.Gateway, (gateway) =>
+    json({ object: "list", data: gateway.capabilities }, { "x-request-id": ctx.requestId }))
+)
+
 const models = handler((_, ctx) =>
   Effect.flatMap(Gateway.Gateway, (gateway) =>
     Effect.map(gateway.models, (data) =>
@@ -161,11 +206,17 @@ export interface Route {
  *
  * @since 0.1.0 @category Constructors
  */
-export const routes = (options?: Options): ReadonlyArray<Route> => [
-  { method: "POST", path: "/v1/chat/completions", handler: chatCompletions(options?.maxBodyBytes ?? defaultMaxBodyBytes) },
-  { method: "GET", path: "/v1/models", handler: models },
-  { method: "GET", path: "/health", handler: health }
-]
+export const routes = (options?: Options): ReadonlyArray<Route> => {
+  const maxBodyBytes = options?.maxBodyBytes ?? defaultMaxBodyBytes
+  return [
+    { method: "POST", path: "/v1/chat/completions", handler: chatCompletions(maxBodyBytes) },
+    { method: "POST", path: "/v1/embeddings", handler: embeddings(maxBodyBytes) },
+    { method: "POST", path: "/v1/images/generations", handler: imageGenerations(maxBodyBytes) },
+    { method: "GET", path: "/v1/models", handler: models },
+    { method: "GET", path: "/v1/capabilities", handler: capabilities },
+    { method: "GET", path: "/health", handler: health }
+  ]
+}
 
 /**
  * The routes as an `HttpRouter`: compose more routes onto it, then serve it through

@@ -255,6 +255,89 @@ layer(Layer.fresh(serve(fake)), { excludeTestServices: true })("HttpApi", (it) =
       }))
   })
 
+  describe("POST /v1/embeddings and /v1/images/generations", () => {
+    it.effect("embeddings answer in OpenAI's shape, floats or base64, with the routing headers", () =>
+      Effect.gen(function*() {
+        const res = yield* post("/v1/embeddings", { model: "fake-alias", input: ["a", "bcd"] })
+        assert.strictEqual(res.status, 200)
+        assert.strictEqual(res.headers["x-switchyard-provider"], "fake")
+        assert.strictEqual(res.headers["x-switchyard-attempts"], "1")
+        assert.match(res.headers["x-request-id"]!, /^req_/)
+        assert.deepStrictEqual(res.json, {
+          object: "list",
+          data: [{ object: "embedding", index: 0, embedding: [0, 1] }, { object: "embedding", index: 1, embedding: [1, 3] }],
+          model: "fake-1",
+          usage: { prompt_tokens: 4, total_tokens: 4 }
+        })
+        const b64 = yield* post("/v1/embeddings", { model: "fake-1", input: "abcd", encoding_format: "base64" })
+        const floats = new Float32Array(new Uint8Array(Buffer.from(b64.json.data[0].embedding, "base64")).buffer)
+        assert.deepStrictEqual(Array.from(floats), [0, 4])
+      }))
+
+    it.effect("a bad embeddings body is a 400 naming the field; a model nobody serves a 404", () =>
+      Effect.gen(function*() {
+        const missing = yield* post("/v1/embeddings", { model: "fake-1" })
+        assert.strictEqual(missing.status, 400)
+        assert.strictEqual(envelope(missing.json).param, "input")
+        const empty = yield* post("/v1/embeddings", { model: "fake-1", input: [] })
+        assert.strictEqual(empty.status, 400)
+        assert.include(envelope(empty.json).message, "input must be a string, a non-empty array of strings")
+        assert.strictEqual(envelope(empty.json).param, "input")
+        const format = yield* post("/v1/embeddings", { model: "fake-1", input: "x", encoding_format: "int8" })
+        assert.strictEqual(envelope(format.json).param, "encoding_format")
+        const unknown = yield* post("/v1/embeddings", { model: "nobody-1", input: "x" })
+        assert.strictEqual(unknown.status, 404)
+        assert.strictEqual(envelope(unknown.json).code, "model_not_found")
+        yield* healthy
+      }))
+
+    it.effect("image generation answers in OpenAI's shape; an upstream 400 passes through", () =>
+      Effect.gen(function*() {
+        const res = yield* post("/v1/images/generations", { model: "fake-1", prompt: "a lighthouse" })
+        assert.strictEqual(res.status, 200)
+        assert.strictEqual(res.headers["x-switchyard-provider"], "fake")
+        assert.deepStrictEqual(res.json, { created: 7, data: [{ b64_json: "aW1n", revised_prompt: "a lighthouse" }] })
+        const refused = yield* post("/v1/images/generations", { model: "fake-400", prompt: "x" })
+        assert.strictEqual(refused.status, 400)
+        assert.strictEqual(envelope(refused.json).param, "temperature")
+        const noPrompt = yield* post("/v1/images/generations", { model: "fake-1" })
+        assert.strictEqual(noPrompt.status, 400)
+        assert.strictEqual(envelope(noPrompt.json).param, "prompt")
+        const get405 = yield* get("/v1/images/generations")
+        assert.strictEqual(get405.status, 405)
+        assert.strictEqual(get405.headers["allow"], "POST")
+      }))
+  })
+
+  describe("unsupported parameters", () => {
+    it.effect("a parameter the provider does not honour is left out and named in x-switchyard-dropped-params", () =>
+      Effect.gen(function*() {
+        const res = yield* post("/v1/chat/completions", chatBody("fake-json", { seed: 3, temperature: 0.1 }))
+        assert.strictEqual(res.status, 200)
+        assert.strictEqual(res.headers["x-switchyard-dropped-params"], "seed")
+        assert.isUndefined(fake.received.at(-1)!.seed)
+        assert.strictEqual(fake.received.at(-1)!.temperature, 0.1)
+        const streamed = yield* post("/v1/chat/completions", chatBody("fake-sse", { seed: 3, stream: true }))
+        assert.strictEqual(streamed.headers["x-switchyard-dropped-params"], "seed")
+        const clean = yield* post("/v1/chat/completions", chatBody("fake-json", { temperature: 0.1 }))
+        assert.isUndefined(clean.headers["x-switchyard-dropped-params"])
+      }))
+
+    it.effect("GET /v1/capabilities lists each provider's support table and policy", () =>
+      Effect.gen(function*() {
+        const res = yield* get("/v1/capabilities")
+        assert.strictEqual(res.status, 200)
+        assert.strictEqual(res.json.object, "list")
+        const [row] = res.json.data
+        assert.strictEqual(row.provider, "fake")
+        assert.strictEqual(row.unsupported_params, "warn")
+        assert.strictEqual(row.operations.chat.parameters.seed, "unsupported")
+        assert.strictEqual(row.operations.chat.parameters.temperature, "supported")
+        assert.strictEqual(row.operations.embeddings.parameters.dimensions, "supported")
+        assert.isObject(row.operations.images)
+      }))
+  })
+
   describe("GET routes", () => {
     it.effect("/v1/models lists the providers' models and the aliases", () =>
       Effect.gen(function*() {

@@ -9,6 +9,7 @@
  */
 import type * as Deadlines from "@switchyard/core/Deadlines"
 import type { ProviderError } from "@switchyard/core/GatewayError"
+import { ProviderTimeout } from "@switchyard/core/GatewayError"
 import type { CallOptions } from "@switchyard/core/Provider"
 import * as Streaming from "@switchyard/core/Streaming"
 import * as Chunk from "effect/Chunk"
@@ -111,6 +112,35 @@ const cutShort = new Error("the body ended before the stream's end event")
  * @since 0.1.0 @category Constants
  */
 export const drainAfterEndMillis = 1000
+
+/**
+ * The calls one request needs when the vendor takes its inputs a few at a time (embeddings of
+ * many texts): at most `concurrency` at once, answers in the items' order, bounded together by
+ * the request's timeout. Each call is given the time left when it starts, so no extra fiber
+ * watches the whole; a call timing out is the request's timeout, and one failure fails the
+ * request.
+ *
+ * @since 0.1.0 @category Calls
+ */
+export const fanOut = <A, B, E>(
+  provider: string,
+  items: ReadonlyArray<A>,
+  timeoutMillis: number,
+  call: (item: A, timeLeftMillis: number) => Effect.Effect<B, E>,
+  concurrency = 4
+): Effect.Effect<Array<B>, E | ProviderTimeout> =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) =>
+    Effect.forEach(
+      items,
+      (item) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<B, E | ProviderTimeout> => {
+          const left = timeoutMillis - (now - start)
+          return left <= 0
+            ? Effect.fail(UpstreamErrors.timeout(provider, timeoutMillis))
+            : Effect.mapError(call(item, left), (e) => e instanceof ProviderTimeout ? UpstreamErrors.timeout(provider, timeoutMillis) : e)
+        }),
+      { concurrency }
+    ))
 
 /**
  * Reads a body's text up to `maxChars` (then stops). A body that fails half way gives what was

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
 import * as Deadlines from "@switchyard/core/Deadlines"
 import type { ProviderError } from "@switchyard/core/GatewayError"
@@ -58,6 +59,11 @@ export interface Options {
    * false, or the continuation fails with a 400.
    */
   readonly prefill?: boolean
+  /**
+   * What the gateway does with a parameter Anthropic does not honour (`capabilities`): `warn`
+   * (the gateway's default), `drop` or `reject`.
+   */
+  readonly unsupportedParams?: Capabilities.Policy
 }
 
 const defaultBaseUrl = "https://api.anthropic.com"
@@ -166,6 +172,8 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       chatStream: Provider.streamFromOpen(openStream),
       openStream,
       listModels,
+      capabilities: { chat: ToAnthropic.support },
+      unsupportedParams: options.unsupportedParams,
       supportsPrefill: options.prefill ?? true,
       enforcesTimeouts: true
     } satisfies Provider.Provider

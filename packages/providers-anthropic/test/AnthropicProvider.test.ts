@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatRequest } from "@switchyard/core/ChatSchema"
 import { isRetryable } from "@switchyard/core/GatewayError"
 import * as Provider from "@switchyard/core/Provider"
@@ -737,5 +738,52 @@ describe("AnthropicProvider.serves and layer", () => {
           )
         )
       )
+    }))
+})
+
+describe("AnthropicProvider capabilities", () => {
+  it.scoped("chat: what the Messages API maps is honoured, response_format and metadata partly; Anthropic's own fields are vendor fields", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(FakeUpstream.never)
+      assert.isUndefined(provider.capabilities!.embeddings)
+      assert.isUndefined(provider.capabilities!.images)
+      const support = provider.capabilities!.chat
+      for (const honoured of ["temperature", "top_p", "max_tokens", "stop", "user", "tools", "tool_choice", "parallel_tool_calls"] as const) {
+        assert.isTrue(support.parameters[honoured], honoured)
+      }
+      for (const dropped of ["n", "seed", "presence_penalty", "logprobs", "store", "service_tier", "reasoning_effort"] as const) {
+        assert.isFalse(support.parameters[dropped], dropped)
+      }
+      assert.strictEqual(Capabilities.describeSupport(support.parameters.response_format), "partial: json_schema only")
+      assert.strictEqual(Capabilities.describeSupport(support.parameters.metadata), "partial: user_id only")
+      assert.deepStrictEqual(support.vendorFields, ["top_k", "thinking", "output_config"])
+      assert.isFalse(support.forwardsUnknown)
+
+      const unsupported = Capabilities.check("chat", support)
+      assert.isUndefined(unsupported({
+        ...request,
+        parallel_tool_calls: false,
+        top_k: 40,
+        thinking: { type: "enabled", budget_tokens: 1024 },
+        metadata: { user_id: "u-1" },
+        response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object" } } }
+      }))
+      assert.deepStrictEqual(
+        unsupported({
+          ...request,
+          n: 2,
+          seed: 1,
+          metadata: { user_id: "u-1", team: "search" },
+          response_format: { type: "json_object" },
+          logit_bias: { "50256": -100 }
+        }),
+        ["n", "seed", "metadata", "response_format", "logit_bias"]
+      )
+    }))
+
+  it.scoped("the unsupportedParams option is the provider's policy (none set: the gateway's default)", () =>
+    Effect.gen(function*() {
+      assert.isUndefined((yield* build(FakeUpstream.never)).provider.unsupportedParams)
+      assert.strictEqual((yield* build(FakeUpstream.never, { unsupportedParams: "drop" })).provider.unsupportedParams, "drop")
     }))
 })

@@ -1,12 +1,14 @@
 /**
- * The Azure OpenAI adapter: OpenAI models deployed on an Azure OpenAI resource. The body of the
- * request and of the answer is OpenAI's chat completion (forwarded and parsed as
- * `OpenAiProvider` does, through `@switchyard/providers-openai/OpenAiWire`); what differs is the
- * URL, which names a deployment rather than a model, the `api-version` query, and the
- * authentication (https://learn.microsoft.com/azure/ai-services/openai/reference):
+ * The Azure OpenAI adapter: OpenAI models deployed on an Azure OpenAI resource. The bodies of the
+ * requests and of the answers are OpenAI's chat completions, embeddings and image generations
+ * (forwarded and parsed as `OpenAiProvider` does, through
+ * `@switchyard/providers-openai/OpenAiWire`); what differs is the URL, which names a deployment
+ * rather than a model, the `api-version` query, and the authentication
+ * (https://learn.microsoft.com/azure/ai-services/openai/reference):
  *
- * `POST {endpoint}/openai/deployments/{deployment}/chat/completions?api-version={apiVersion}`
- * with an `api-key` header, or `Authorization: Bearer` and a Microsoft Entra ID token.
+ * `POST {endpoint}/openai/deployments/{deployment}/{chat/completions | embeddings |
+ * images/generations}?api-version={apiVersion}` with an `api-key` header, or
+ * `Authorization: Bearer` and a Microsoft Entra ID token.
  *
  * Azure's content-filter annotations (`prompt_filter_results`, `content_filter_results`) pass
  * through; `internal/azureWire.ts` lists what is mended for the canonical shapes. A prompt the
@@ -16,19 +18,24 @@
  *
  * @since 0.1.0
  */
+import type * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
 import * as Deadlines from "@switchyard/core/Deadlines"
+import type { EmbeddingRequest, EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
 import { ProviderError, ProviderUnreachable } from "@switchyard/core/GatewayError"
+import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import type * as Streaming from "@switchyard/core/Streaming"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as Upstream from "@switchyard/provider-http/Upstream"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
+import * as OpenAiProvider from "@switchyard/providers-openai/OpenAiProvider"
 import * as OpenAiWire from "@switchyard/providers-openai/OpenAiWire"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -84,7 +91,15 @@ export interface Options {
   readonly headers?: Record<string, string> | undefined
   /** The whole non-stream request, and for streams the time until the first chunk. Default 10 minutes. */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * What the gateway does with a parameter the provider does not honour. Default `warn`. Every
+   * parameter is stated as honoured for now (the deployment's model decides what it takes).
+   */
+  readonly unsupportedParams?: Capabilities.Policy | undefined
 }
+
+/** The operations of a deployment, as its URL names them. */
+type Operation = "chat/completions" | "embeddings" | "images/generations"
 
 /**
  * The `api-version` sent when none is configured: the latest GA release of the data-plane
@@ -136,8 +151,8 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
     const deployments = new Map(Object.entries(options.deployments ?? {}))
     const configured = nonEmpty(options.models) ?? nonEmpty([...deployments.keys()])
     const query = `?api-version=${encodeURIComponent(options.apiVersion ?? defaultApiVersion)}`
-    const pathOf = (model: string) =>
-      `/openai/deployments/${encodeURIComponent(deployments.get(model) ?? model)}/chat/completions${query}`
+    const pathOf = (model: string, operation: Operation) =>
+      `/openai/deployments/${encodeURIComponent(deployments.get(model) ?? model)}/${operation}${query}`
 
     const token = options.entraToken
     const staticToken = Redacted.isRedacted(token) ? token : undefined
@@ -200,27 +215,47 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
     const wholeTimeout = (timeoutMillis: number) => (error: ProviderError): ProviderError =>
       error._tag === "ProviderTimeout" && error.afterMillis !== timeoutMillis ? UpstreamErrors.timeout(name, timeoutMillis) : error
 
-    const exchange = (req: ChatRequest, timeoutMillis: number, headers: Authorized["headers"] | undefined) =>
-      upstream.exchange(
-        { method: "POST", path: pathOf(req.model), body: JSON.stringify(req), timeoutMillis, headers },
-        (text) => AzureWire.parseChatResponse(name, text, redact, req.model)
-      )
-
-    const chat = (req: ChatRequest, call?: Provider.CallOptions): Effect.Effect<ChatResponse, ProviderError> => {
+    /** One JSON request to a deployment and its parsed answer, authorized and bounded by the call's timeout. */
+    const post = <A>(
+      req: { readonly model: string },
+      operation: Operation,
+      parse: (text: string) => Either.Either<A, ProviderError>,
+      call: Provider.CallOptions | undefined
+    ): Effect.Effect<A, ProviderError> => {
       const timeoutMillis = upstream.timeoutFor(call)
-      if (tokenEffect === undefined) return exchange(req, timeoutMillis, undefined)
+      const send = (millis: number, headers: Authorized["headers"] | undefined) =>
+        upstream.exchange(
+          { method: "POST", path: pathOf(req.model, operation), body: JSON.stringify(req), timeoutMillis: millis, headers },
+          parse
+        )
+      if (tokenEffect === undefined) return send(timeoutMillis, undefined)
       return Effect.flatMap(authorize(tokenEffect, timeoutMillis), (authorized) =>
-        exchange(req, authorized.timeoutMillis, authorized.headers).pipe(
+        send(authorized.timeoutMillis, authorized.headers).pipe(
           Effect.mapError(wholeTimeout(timeoutMillis)),
           Effect.ensuring(Effect.sync(authorized.release))
         ))
+    }
+
+    const chat = (req: ChatRequest, call?: Provider.CallOptions): Effect.Effect<ChatResponse, ProviderError> =>
+      post(req, "chat/completions", (text) => AzureWire.parseChatResponse(name, text, redact, req.model), call)
+
+    // https://learn.microsoft.com/azure/ai-services/openai/reference#embeddings
+    const embed = (req: EmbeddingRequest, call?: Provider.CallOptions): Effect.Effect<EmbeddingResponse, ProviderError> =>
+      post(req, "embeddings", (text) => OpenAiWire.parseEmbeddingResponse(name, text, redact), call)
+
+    // https://learn.microsoft.com/azure/ai-services/openai/reference#image-generation
+    const image = (req: ImageRequest, call?: Provider.CallOptions): Effect.Effect<ImageResponse, ProviderError> => {
+      const refusal = OpenAiWire.refuseImageStream(name, req)
+      return refusal === undefined
+        ? post(req, "images/generations", (text) => OpenAiWire.parseImageResponse(name, text, redact), call)
+        : Effect.fail(refusal)
     }
 
     const open = (req: ChatRequest, timeoutMillis: number, headers: Authorized["headers"] | undefined) =>
       upstream.stream(
         {
           method: "POST",
-          path: pathOf(req.model),
+          path: pathOf(req.model, "chat/completions"),
           body: JSON.stringify(OpenAiWire.streamingRequest(req)),
           timeoutMillis,
           headers
@@ -263,7 +298,12 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       chat,
       chatStream: Provider.streamFromOpen(openStream),
       openStream,
+      embed,
+      image,
       listModels,
+      // Every operation, every parameter forwarded: the deployment's model decides.
+      capabilities: OpenAiProvider.capabilities({}),
+      unsupportedParams: options.unsupportedParams,
       // Azure's OpenAI models start a new message after a trailing assistant one.
       supportsPrefill: false,
       enforcesTimeouts: true

@@ -28,6 +28,12 @@ export const build = (answer: Answer, options: Partial<AzureOpenAiProvider.Optio
     return { provider, requests: upstream.requests, upstream }
   })
 
+/** The path of an operation on `deployment`, with the default api-version. */
+export const operationPath = (
+  deployment: string,
+  operation: "chat/completions" | "embeddings" | "images/generations",
+  apiVersion = "2024-10-21"
+) => `/openai/deployments/${deployment}/${operation}?api-version=${apiVersion}`
+
 /** The path of a chat completion on `deployment`, with the default api-version. */
-export const chatPath = (deployment: string, apiVersion = "2024-10-21") =>
-  `/openai/deployments/${deployment}/chat/completions?api-version=${apiVersion}`
+export const chatPath = (deployment: string, apiVersion?: string) => operationPath(deployment, "chat/completions", apiVersion)

@@ -8,7 +8,9 @@
  * its JSON answer and binary event stream are translated back to canonical completions and
  * chunks. What is mapped, and what is dropped or refused because Converse has no such thing, is
  * listed in `internal/request.ts`; the signing in `internal/signing.ts`; the stream's framing in
- * `internal/stream.ts`; the errors in `internal/errors.ts`.
+ * `internal/stream.ts`; the errors in `internal/errors.ts`. Embeddings (Amazon Titan Text
+ * Embeddings and Cohere Embed) go through InvokeModel (`POST /model/{modelId}/invoke`), signed
+ * the same way: `internal/embeddings.ts`.
  *
  * Credentials are static: from the options, else from the environment's `AWS_ACCESS_KEY_ID`,
  * `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; the region from the options, else
@@ -19,8 +21,10 @@
  *
  * @since 0.1.0
  */
+import type * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
 import * as Deadlines from "@switchyard/core/Deadlines"
+import type { EmbeddingRequest, EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
@@ -35,6 +39,7 @@ import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Embeddings from "./internal/embeddings.js"
 import * as Errors from "./internal/errors.js"
 import * as ToConverse from "./internal/request.js"
 import * as FromConverse from "./internal/response.js"
@@ -64,8 +69,8 @@ export interface Options {
   /** Where the `AWS_*` variables are read. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>
   /**
-   * Default `https://bedrock-runtime.{region}.amazonaws.com`; the paths `/model/{modelId}/converse`
-   * and `/converse-stream` are appended (a VPC endpoint, a proxy, a test upstream).
+   * Default `https://bedrock-runtime.{region}.amazonaws.com`; the paths `/model/{modelId}/converse`,
+   * `/converse-stream` and `/invoke` are appended (a VPC endpoint, a proxy, a test upstream).
    */
   readonly baseUrl?: string
   /**
@@ -83,6 +88,11 @@ export interface Options {
   readonly headers?: Record<string, string>
   /** The whole non-stream request, and for streams the time until the first chunk. Default 10 minutes. */
   readonly timeout?: Duration.DurationInput
+  /**
+   * What the gateway does with a parameter Bedrock does not honour (`capabilities`): `warn`
+   * (the gateway's default), `drop` or `reject`.
+   */
+  readonly unsupportedParams?: Capabilities.Policy
 }
 
 /**
@@ -170,6 +180,12 @@ const resolve = (name: string, options: Options): Effect.Effect<Resolved, Bedroc
 const seconds = (millis: number) => Math.floor(millis / 1000)
 
 /**
+ * How many InvokeModel calls of one embeddings request run at once (Titan embeds one text per
+ * call): small, so that one request of many inputs does not spend the account's per-model
+ * request quota in a burst.
+ */
+
+/**
  * Builds the provider with its own keep-alive connection pool to the base URL's origin, closed
  * with the Scope. Fails when no region or no credentials are found.
  *
@@ -203,9 +219,13 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, Bedroc
     }, yield* Deadlines.make)
 
     /**
-     * The body, the path and the signed headers of a call, signed at the Clock's time. Like the
+     * The signed headers of a body sent to `path`, signed at the Clock's time (`now`). Like the
      * AWS SDKs, only `content-type` is sent besides the signature's headers (no `accept`).
      */
+    const signed = (path: string, body: string, now: number) =>
+      Effect.promise(() => sign({ path, body, headers: { "content-type": "application/json", ...extra } }, now))
+
+    /** The body, the path and the signed headers of a Converse call. */
     const prepare = (req: ChatRequest, operation: "converse" | "converse-stream") =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const encoded = ToConverse.encode(req)
@@ -214,10 +234,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, Bedroc
         }
         const body = JSON.stringify(encoded.body)
         const path = `/model/${Signing.encodeLabel(req.model)}/${operation}`
-        return Effect.map(
-          Effect.promise(() => sign({ path, body, headers: { "content-type": "application/json", ...extra } }, now)),
-          (headers) => ({ body, path, headers, created: seconds(now) })
-        )
+        return Effect.map(signed(path, body, now), (headers) => ({ body, path, headers, created: seconds(now) }))
       })
 
     const chat = (req: ChatRequest, call?: Provider.CallOptions): Effect.Effect<ChatResponse, ProviderError> =>
@@ -243,6 +260,38 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, Bedroc
           )
       )
 
+    const invoke = (path: string, invocation: Embeddings.Invocation, read: Embeddings.Read, timeoutMillis: number) => {
+      const body = JSON.stringify(invocation.body)
+      return Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => signed(path, body, now)),
+        Effect.flatMap((headers) =>
+          upstream.exchange(
+            { method: "POST", path, body, headers, timeoutMillis },
+            (text, answer) => Embeddings.parseBatch(name, text, answer, redact, read, invocation.inputs)
+          )
+        )
+      )
+    }
+
+    /** One InvokeModel call, or several, bounded together by the timeout. */
+    const embed = (req: EmbeddingRequest, call?: Provider.CallOptions): Effect.Effect<EmbeddingResponse, ProviderError> =>
+      Effect.suspend(() => {
+        const planned = Embeddings.plan(req)
+        if (planned._tag === "Unsupported") {
+          return Effect.fail(UpstreamErrors.unmappable(name, planned.reason, planned.param))
+        }
+        const path = `/model/${Signing.encodeLabel(req.model)}/invoke`
+        return Effect.map(
+          Upstream.fanOut(
+            name,
+            planned.invocations,
+            upstream.timeoutFor(call),
+            (invocation, left) => invoke(path, invocation, planned.read, left)
+          ),
+          (answered) => Embeddings.response(req, answered)
+        )
+      })
+
     const listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> = Effect.succeed(
       Provider.listedModels(name, configured ?? [])
     )
@@ -254,7 +303,10 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, Bedroc
       chat,
       chatStream: Provider.streamFromOpen(openStream),
       openStream,
+      embed,
       listModels,
+      capabilities: { chat: ToConverse.support, embeddings: Embeddings.support },
+      unsupportedParams: options.unsupportedParams,
       // Converse documents no continuation of a trailing assistant message (a prefill).
       supportsPrefill: false,
       enforcesTimeouts: true

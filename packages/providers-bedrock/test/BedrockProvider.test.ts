@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatRequest } from "@switchyard/core/ChatSchema"
 import { isRetryable } from "@switchyard/core/GatewayError"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
@@ -671,5 +672,31 @@ describe("BedrockProvider.serves, listModels and layer", () => {
           )
         )
       )
+    }))
+})
+
+describe("BedrockProvider capabilities: chat", () => {
+  it.scoped("what Converse maps is honoured, what it drops is not; Converse's own fields are vendor fields; nothing unknown is forwarded", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* build(FakeUpstream.never)
+      const support = provider.capabilities!.chat
+      for (const honoured of ["temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "tools", "tool_choice"] as const) {
+        assert.isTrue(support.parameters[honoured], honoured)
+      }
+      for (const dropped of ["n", "seed", "user", "metadata", "response_format", "parallel_tool_calls", "logprobs", "reasoning_effort"] as const) {
+        assert.isFalse(support.parameters[dropped], dropped)
+      }
+      assert.includeMembers([...support.vendorFields!], ["additionalModelRequestFields", "guardrailConfig", "performanceConfig"])
+      assert.isFalse(support.forwardsUnknown)
+
+      const unsupported = Capabilities.check("chat", support)
+      assert.isUndefined(unsupported({ ...request, temperature: 0.2, n: 1, parallel_tool_calls: true, guardrailConfig: { guardrailIdentifier: "g" } }))
+      assert.deepStrictEqual(unsupported({ ...request, n: 2, seed: 7, parallel_tool_calls: false, top_k: 5 }), ["n", "seed", "parallel_tool_calls", "top_k"])
+    }))
+
+  it.scoped("the unsupportedParams option is the provider's policy (none set: the gateway's default)", () =>
+    Effect.gen(function*() {
+      assert.isUndefined((yield* build(FakeUpstream.never)).provider.unsupportedParams)
+      assert.strictEqual((yield* build(FakeUpstream.never, { unsupportedParams: "reject" })).provider.unsupportedParams, "reject")
     }))
 })

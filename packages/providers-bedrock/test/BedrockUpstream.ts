@@ -53,6 +53,13 @@ export const converse = (body: unknown, init: Omit<Reply, "body"> = {}): Reply =
 })
 
 /**
+ * A 200 InvokeModel answer: the model's JSON body, with its request id and, when given, the input
+ * token count Bedrock reports in `x-amzn-bedrock-input-token-count`.
+ */
+export const invoked = (body: unknown, inputTokens?: number): Reply =>
+  converse(body, inputTokens === undefined ? {} : { headers: { "x-amzn-bedrock-input-token-count": String(inputTokens) } })
+
+/**
  * An AWS error answer (https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html):
  * the status, `{"message": ...}`, and the type in `x-amzn-errortype` (with the namespace suffix
  * AWS adds).

@@ -3,11 +3,15 @@
  * (OpenAI Chat Completions) is translated to `POST /v1beta/models/{model}:generateContent` (and
  * `:streamGenerateContent?alt=sse`), and its JSON answer and event stream back to canonical
  * completions and chunks. What is mapped, and what is dropped because Gemini has no such thing,
- * is listed in `internal/request.ts`; Vertex AI, the same wire format at other URLs and with
- * other credentials, is `VertexProvider`.
+ * is listed in `internal/request.ts`. Embeddings go to `:batchEmbedContents`
+ * (https://ai.google.dev/api/embeddings) and images to Imagen's `:predict`
+ * (https://ai.google.dev/gemini-api/docs/imagen): see `internal/embeddings.ts` and
+ * `internal/imagen.ts`. `capabilities` states what is honoured of each. Vertex AI, the same
+ * wire format at other URLs and with other credentials, is `VertexProvider`.
  *
  * @since 0.1.0
  */
+import type * as Capabilities from "@switchyard/core/Capabilities"
 import * as Deadlines from "@switchyard/core/Deadlines"
 import type * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
@@ -17,7 +21,9 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as Embeddings from "./internal/embeddings.js"
 import * as Errors from "./internal/errors.js"
+import * as Imagen from "./internal/imagen.js"
 import * as GeminiCore from "./internal/provider.js"
 
 /** @since 0.1.0 @category Models */
@@ -47,6 +53,11 @@ export interface Options {
   readonly headers?: Record<string, string>
   /** The whole non-stream request, and for streams the time until the first chunk. Default 10 minutes. */
   readonly timeout?: Duration.DurationInput
+  /**
+   * What the gateway does with a parameter the Gemini API does not honour (see `capabilities`):
+   * `warn` (the default), `drop` or `reject`.
+   */
+  readonly unsupportedParams?: Capabilities.Policy | undefined
 }
 
 const defaultBaseUrl = "https://generativelanguage.googleapis.com"
@@ -81,14 +92,18 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       timeoutMillis: Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout))
     }, yield* Deadlines.make)
 
+    // A bare id is a base model (`models/{id}`); a name with a slash (`tunedModels/{id}`) is used as it is.
+    const modelName = (model: string) => model.includes("/") ? model : `models/${model}`
+
     return GeminiCore.make({
       name,
       configured: options.models !== undefined && options.models.length > 0 ? options.models : undefined,
       upstream,
       redact,
-      // A bare id is a base model (`models/{id}`); a name with a slash (`tunedModels/{id}`) is used as it is.
-      methodPath: (model, method) =>
-        `/${version}/${model.includes("/") ? "" : "models/"}${GeminiCore.encodeModel(model)}:${method}`,
+      methodPath: (model, method) => `/${version}/${GeminiCore.encodeModel(modelName(model))}:${method}`,
+      embeddings: Embeddings.geminiApi(modelName),
+      imagen: Imagen.geminiApi,
+      unsupportedParams: options.unsupportedParams,
       modelsPath: (pageToken) =>
         `/${version}/models?pageSize=${modelPageSize}${pageToken === undefined ? "" : `&pageToken=${encodeURIComponent(pageToken)}`}`,
       modelsField: "models",

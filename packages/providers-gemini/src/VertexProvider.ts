@@ -4,6 +4,11 @@
  * `generateContent` / `streamGenerateContent?alt=sse` bodies, answers and errors as
  * `GeminiProvider`, at `/{apiVersion}/projects/{project}/locations/{location}/publishers/google/models/{model}`,
  * authorized with an OAuth 2.0 access token of a service account (`Authorization: Bearer`).
+ * Embeddings go to the text embedding models' `:predict`
+ * (https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/text-embeddings-api)
+ * and images to Imagen's `:predict`
+ * (https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/imagen-api): see
+ * `internal/embeddings.ts` and `internal/imagen.ts`.
  *
  * The token comes from the service account key: a JWT signed with its private key is exchanged
  * at its `token_uri` (https://developers.google.com/identity/protocols/oauth2/service-account#httprest).
@@ -16,6 +21,7 @@
  *
  * @since 0.1.0
  */
+import type * as Capabilities from "@switchyard/core/Capabilities"
 import * as Deadlines from "@switchyard/core/Deadlines"
 import type * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
@@ -27,7 +33,9 @@ import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Embeddings from "./internal/embeddings.js"
 import * as Errors from "./internal/errors.js"
+import * as Imagen from "./internal/imagen.js"
 import * as GeminiCore from "./internal/provider.js"
 import * as ServiceAccount from "./internal/serviceAccount.js"
 
@@ -77,6 +85,11 @@ export interface Options {
   readonly headers?: Record<string, string>
   /** The whole non-stream request, and for streams the time until the first chunk. Default 10 minutes. */
   readonly timeout?: Duration.DurationInput
+  /**
+   * What the gateway does with a parameter Vertex AI does not honour (see `capabilities`):
+   * `warn` (the default), `drop` or `reject`.
+   */
+  readonly unsupportedParams?: Capabilities.Policy | undefined
 }
 
 /**
@@ -163,6 +176,9 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, Servic
       upstream,
       redact,
       methodPath: (model, method) => `/${version}/${resource(model)}:${method}`,
+      embeddings: Embeddings.vertex,
+      imagen: Imagen.vertex,
+      unsupportedParams: options.unsupportedParams,
       modelsPath: (pageToken) =>
         `/${modelListVersion}/publishers/google/models?pageSize=${modelPageSize}${
           pageToken === undefined ? "" : `&pageToken=${encodeURIComponent(pageToken)}`

@@ -102,6 +102,8 @@ export const make = (options: Options = {}): Effect.Effect<Provider> =>
       serves: modelMatcher(models),
       chat: (req) => Effect.map(begin, (m) => Simulation.response(req, sim, m)),
       chatStream: (req) => Stream.unwrap(Effect.map(begin, (m) => emit(Simulation.streamPlan(req, sim, m)))),
+      embed: (req) => Effect.map(begin, () => Simulation.embeddings(req)),
+      image: (req) => Effect.map(begin, (m) => Simulation.images(req, m.created)),
       listModels: Effect.succeed(modelList),
       supportsPrefill: true
     }

@@ -28,10 +28,18 @@
  *   when `chunks` exceeds `tokens`); any other text answer (cut by a limit, or quoting a tool
  *   result) over `min(chunks, its words)`; a tool call is one chunk.
  * - **One choice.** `n` is ignored: there is always exactly one choice.
+ * - **Embeddings.** Each input's vector has `dimensions` values (default 16), drawn from a
+ *   generator seeded by a hash of the input and scaled to unit length: the same text always
+ *   has the same vector, different texts almost surely differ. Usage counts `ceil(chars / 4)`
+ *   per text input and one token per token id.
+ * - **Images.** `n` copies (default 1) of a 1x1 transparent PNG, in base64, or as a `data:` URL
+ *   when `response_format` is `url`; `revised_prompt` repeats the prompt.
  *
  * @since 0.1.0
  */
 import type * as ChatSchema from "@switchyard/core/ChatSchema"
+import * as EmbeddingSchema from "@switchyard/core/EmbeddingSchema"
+import type * as ImageSchema from "@switchyard/core/ImageSchema"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 
@@ -187,6 +195,62 @@ export const promptTokens = (req: ChatSchema.ChatRequest): number => {
   }
   return estimate(chars)
 }
+
+/** FNV-1a over the text's UTF-16 code units: a seed that depends on every character. */
+const hash = (text: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/** xorshift32 from a seed: values in [-1, 1). */
+const vectorOf = (seed: number, dimensions: number): Array<number> => {
+  let x = seed === 0 ? 1 : seed
+  const values: Array<number> = []
+  let norm = 0
+  for (let i = 0; i < dimensions; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    const v = (x >>> 0) / 0x80000000 - 1
+    values.push(v)
+    norm += v * v
+  }
+  const scale = norm === 0 ? 1 : 1 / Math.sqrt(norm)
+  return values.map((v) => v * scale)
+}
+
+/**
+ * The simulated embeddings of a request.
+ *
+ * @since 0.1.0 @category Embeddings
+ */
+export const embeddings = (req: EmbeddingSchema.EmbeddingRequest): EmbeddingSchema.EmbeddingResponse => {
+  const dimensions = req.dimensions ?? 16
+  let tokens = 0
+  const vectors = EmbeddingSchema.inputs(req.input).map((input) => {
+    const text = typeof input === "string" ? input : input.join(" ")
+    tokens += typeof input === "string" ? estimate(input.length) : input.length
+    return vectorOf(hash(text), dimensions)
+  })
+  return EmbeddingSchema.response(req, vectors, { prompt_tokens: tokens, total_tokens: tokens })
+}
+
+/** A 1x1 transparent PNG. */
+const pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+/**
+ * The simulated images of a request, made at `created` (seconds).
+ *
+ * @since 0.1.0 @category Images
+ */
+export const images = (req: ImageSchema.ImageRequest, created: number): ImageSchema.ImageResponse => ({
+  created,
+  data: Array.from({ length: req.n ?? 1 }, (): ImageSchema.Image =>
+    req.response_format === "url"
+      ? { url: `data:image/png;base64,${pixel}`, revised_prompt: req.prompt }
+      : { b64_json: pixel, revised_prompt: req.prompt })
+})
 
 /**
  * What the simulator answers to a request, before it is dressed as a response or chunks.

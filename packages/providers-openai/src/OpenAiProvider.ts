@@ -1,21 +1,27 @@
 /**
  * One adapter for OpenAI and every OpenAI-compatible API (vLLM, Ollama, LM Studio, OpenRouter,
- * Groq, Together, ...): the canonical request is the OpenAI shape, so requests are forwarded as
- * they are (unknown fields included) and answers are parsed, not re-encoded.
+ * Groq, Together, ...): chat completions, embeddings and image generation. The canonical requests
+ * are the OpenAI shapes, so requests are forwarded as they are (unknown fields included) and
+ * answers are parsed, not re-encoded.
  *
  * @since 0.1.0
  */
+import * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
 import * as Deadlines from "@switchyard/core/Deadlines"
+import type { EmbeddingRequest, EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
 import type { ProviderError } from "@switchyard/core/GatewayError"
+import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import type * as Streaming from "@switchyard/core/Streaming"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as Upstream from "@switchyard/provider-http/Upstream"
 import * as Errors from "./internal/errors.js"
 import * as SseBody from "./internal/stream.js"
@@ -66,7 +72,50 @@ export interface Options {
    * Default: none (OpenAI's own API starts a new message instead).
    */
   readonly prefill?: Wire.PrefillStyle | undefined
+  /**
+   * Which operations besides chat the upstream offers: one set to `false` is left out of the
+   * provider (it has no `embed` / `image`), so the gateway routes it elsewhere. Default: both.
+   */
+  readonly operations?: Operations | undefined
+  /**
+   * Per operation, the canonical parameters the upstream documents as not honoured (Groq:
+   * `logprobs`, `logit_bias`, ...), stated in `capabilities`. Everything else is forwarded and
+   * taken as honoured.
+   */
+  readonly unsupported?: Unsupported | undefined
+  /** What the gateway does with a request that sets an `unsupported` parameter. Default `warn`. */
+  readonly unsupportedParams?: Capabilities.Policy | undefined
 }
+
+/** @since 0.1.0 @category Models */
+export interface Operations {
+  readonly embeddings?: boolean | undefined
+  readonly images?: boolean | undefined
+}
+
+/** @since 0.1.0 @category Models */
+export type Unsupported = {
+  readonly [O in Capabilities.Operation]?: ReadonlyArray<Capabilities.Parameter<O>> | undefined
+}
+
+const supportOf = <O extends Capabilities.Operation>(
+  operation: O,
+  unsupported: ReadonlyArray<Capabilities.Parameter<O>> | undefined
+): Capabilities.OperationSupport<O> => Capabilities.without(Capabilities.everything(operation), unsupported ?? [])
+
+/**
+ * What an OpenAI-compatible upstream honours: everything it is sent (unknown fields forwarded),
+ * but its `unsupported` parameters, for each operation it offers.
+ *
+ * @since 0.1.0 @category Capabilities
+ */
+export const capabilities = (
+  options: Pick<Options, "operations" | "unsupported">
+): Capabilities.Capabilities => ({
+  chat: supportOf("chat", options.unsupported?.chat),
+  embeddings: options.operations?.embeddings === false ? undefined : supportOf("embeddings", options.unsupported?.embeddings),
+  images: options.operations?.images === false ? undefined : supportOf("images", options.unsupported?.images)
+})
 
 const defaultBaseUrl = "https://api.openai.com/v1"
 const defaultTimeout = Duration.minutes(10)
@@ -100,16 +149,28 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       timeoutMillis: Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout))
     }, yield* Deadlines.make)
 
-    const chat = (req: ChatRequest, call?: Provider.CallOptions): Effect.Effect<ChatResponse, ProviderError> =>
+    /** One JSON request and its parsed answer, bounded by the call's timeout. */
+    const post = <A>(
+      path: string,
+      body: unknown,
+      parse: (provider: string, text: string, redact: Redactor) => Either.Either<A, ProviderError>,
+      call: Provider.CallOptions | undefined
+    ): Effect.Effect<A, ProviderError> =>
       upstream.exchange(
-        {
-          method: "POST",
-          path: "/chat/completions",
-          body: JSON.stringify(Wire.withPrefill(req, options.prefill)),
-          timeoutMillis: upstream.timeoutFor(call)
-        },
-        (text) => Wire.parseChatResponse(name, text, redact)
+        { method: "POST", path, body: JSON.stringify(body), timeoutMillis: upstream.timeoutFor(call) },
+        (text) => parse(name, text, redact)
       )
+
+    const chat = (req: ChatRequest, call?: Provider.CallOptions): Effect.Effect<ChatResponse, ProviderError> =>
+      post("/chat/completions", Wire.withPrefill(req, options.prefill), Wire.parseChatResponse, call)
+
+    const embed = (req: EmbeddingRequest, call?: Provider.CallOptions): Effect.Effect<EmbeddingResponse, ProviderError> =>
+      post("/embeddings", req, Wire.parseEmbeddingResponse, call)
+
+    const image = (req: ImageRequest, call?: Provider.CallOptions): Effect.Effect<ImageResponse, ProviderError> => {
+      const refusal = Wire.refuseImageStream(name, req)
+      return refusal === undefined ? post("/images/generations", req, Wire.parseImageResponse, call) : Effect.fail(refusal)
+    }
 
     /** The timeout runs until the first chunk; the upstream lives in the caller's Scope. */
     const openStream = (
@@ -134,6 +195,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
           (text) => Wire.parseModelList(name, text, redact)
         )
 
+    const offered = capabilities(options)
     return {
       name,
       kind: "openai",
@@ -141,7 +203,11 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       chat,
       chatStream: Provider.streamFromOpen(openStream),
       openStream,
+      ...(offered.embeddings === undefined ? {} : { embed }),
+      ...(offered.images === undefined ? {} : { image }),
       listModels,
+      capabilities: offered,
+      unsupportedParams: options.unsupportedParams,
       supportsPrefill: options.prefill !== undefined,
       enforcesTimeouts: true
     } satisfies Provider.Provider

@@ -1,7 +1,7 @@
 /**
- * The OpenAI Chat Completions wire, for adapters of other upstreams that speak it behind a
- * different URL, authentication or model naming (Azure OpenAI, say): the pieces
- * `OpenAiProvider` is built from, to pair with `@switchyard/provider-http/Upstream`.
+ * The OpenAI wire (chat completions, embeddings, image generation), for adapters of other
+ * upstreams that speak it behind a different URL, authentication or model naming (Azure OpenAI,
+ * say): the pieces `OpenAiProvider` is built from, to pair with `@switchyard/provider-http/Upstream`.
  *
  * Bodies are parsed with `JSON.parse` and only the shape routing relies on is checked: the
  * canonical request and response are the OpenAI shapes, so nothing is re-encoded.
@@ -9,7 +9,9 @@
  * @since 0.1.0
  */
 import type { ChatChunk, ChatRequest, ChatResponse } from "@switchyard/core/ChatSchema"
-import type { ProviderError } from "@switchyard/core/GatewayError"
+import type { EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
+import type { ProviderError, ProviderStatusError } from "@switchyard/core/GatewayError"
+import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import type * as Upstream from "@switchyard/provider-http/Upstream"
 import type * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
@@ -30,6 +32,41 @@ export const parseChatResponse: (
   text: string,
   redact: Redactor
 ) => Either.Either<ChatResponse, ProviderError> = Wire.parseChatResponse
+
+/**
+ * Reads a 2xx embeddings body (`POST /embeddings`): an object with a `data` array, returned as it
+ * is, its vectors in the encoding the request asked for (floats, or base64 strings); one without
+ * `usage` is given a zero one. An in-band `error` and a bad shape fail as for chat.
+ *
+ * @since 0.1.0 @category Parsing
+ */
+export const parseEmbeddingResponse: (
+  provider: string,
+  text: string,
+  redact: Redactor
+) => Either.Either<EmbeddingResponse, ProviderError> = Wire.parseEmbeddingResponse
+
+/**
+ * Reads a 2xx image generation body (`POST /images/generations`): an object with a `data` array,
+ * returned as it is. An in-band `error` and a bad shape fail as for chat.
+ *
+ * @since 0.1.0 @category Parsing
+ */
+export const parseImageResponse: (
+  provider: string,
+  text: string,
+  redact: Redactor
+) => Either.Either<ImageResponse, ProviderError> = Wire.parseImageResponse
+
+/**
+ * The refusal of an image request asking for a stream (`stream: true`), which the gateway does
+ * not relay: a 400 naming `stream`, answered before anything is sent. `undefined` for any other
+ * request.
+ *
+ * @since 0.1.0 @category Requests
+ */
+export const refuseImageStream: (provider: string, req: ImageRequest) => ProviderStatusError | undefined =
+  Wire.refuseImageStream
 
 /**
  * A decoder of a `text/event-stream` chat body into chunks, for `Upstream.stream` (make one per

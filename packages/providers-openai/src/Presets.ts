@@ -2,7 +2,8 @@
  * OpenAI-compatible vendors as data. A preset is what turns `OpenAiProvider` into one vendor's
  * adapter: its base URL, the environment variable that conventionally holds its key, and the
  * few ways it differs (the header that carries the key, the model families it serves by name,
- * how it continues a prefill). Adding a vendor is one entry in the table below.
+ * how it continues a prefill, the parameters and operations its documentation says it lacks).
+ * Adding a vendor is one entry in the table below.
  *
  * @since 0.1.0
  */
@@ -36,17 +37,61 @@ export interface Preset {
   readonly families?: ReadonlyArray<string>
   /** How the vendor continues an assistant prefill, if it does (see `OpenAiProvider.Options`). */
   readonly prefill?: OpenAiProvider.Options["prefill"]
+  /**
+   * The canonical parameters the vendor's documentation lists as not supported, per operation.
+   * Only what the documentation says: a parameter it is silent about is taken as honoured.
+   */
+  readonly unsupported?: OpenAiProvider.Unsupported
+  /**
+   * The operations besides chat the vendor's OpenAI-compatible API documentably lacks
+   * (`false`). Absent: offered.
+   */
+  readonly operations?: OpenAiProvider.Operations
 }
 
 // Sources: each vendor's OpenAI-compatibility documentation, cross-checked with Ferro's
 // providers (ferro-labs/ai-gateway `providers/<name>`, `.env.example`), whose key variable
-// names are kept so a Ferro environment works unchanged.
+// names are kept so a Ferro environment works unchanged. `unsupported` and `operations` state
+// only what the page cited next to them says; a vendor without them is taken to offer
+// embeddings and image generation and to honour every parameter.
 const table = {
-  groq: { baseUrl: "https://api.groq.com/openai/v1", apiKeyEnv: "GROQ_API_KEY" },
+  groq: {
+    baseUrl: "https://api.groq.com/openai/v1",
+    apiKeyEnv: "GROQ_API_KEY",
+    // https://console.groq.com/docs/openai ("Currently Unsupported OpenAI Features": a 400 if
+    // supplied; `n` must be 1, which the gateway treats as unset).
+    unsupported: { chat: ["logprobs", "logit_bias", "top_logprobs", "n"] },
+    // Groq's API (https://github.com/groq/groq-python/blob/main/api.md, generated from its
+    // OpenAPI spec) has chat, embeddings, audio, models, batches and files: no image generation.
+    operations: { images: false }
+  },
+  // Embeddings and image generation at the OpenAI paths:
+  // https://docs.together.ai/docs/inference/openai-compatibility ("Endpoint compatibility matrix").
   together: { baseUrl: "https://api.together.ai/v1", apiKeyEnv: "TOGETHER_API_KEY" },
-  fireworks: { baseUrl: "https://api.fireworks.ai/inference/v1", apiKeyEnv: "FIREWORKS_API_KEY" },
-  deepseek: { baseUrl: "https://api.deepseek.com", apiKeyEnv: "DEEPSEEK_API_KEY", families: ["deepseek-*"] },
-  xai: { baseUrl: "https://api.x.ai/v1", apiKeyEnv: "XAI_API_KEY", families: ["grok-*"] },
+  fireworks: {
+    baseUrl: "https://api.fireworks.ai/inference/v1",
+    apiKeyEnv: "FIREWORKS_API_KEY",
+    // Embeddings at POST /embeddings:
+    // https://docs.fireworks.ai/api-reference/creates-an-embedding-vector-representing-the-input-text.
+    // Images come from a workflow API of another shape, not POST /images/generations:
+    // https://docs.fireworks.ai/api-reference/generate-a-new-image-from-a-text-prompt.
+    operations: { images: false }
+  },
+  deepseek: {
+    baseUrl: "https://api.deepseek.com",
+    apiKeyEnv: "DEEPSEEK_API_KEY",
+    families: ["deepseek-*"],
+    // The API is chat and FIM completions, models and balance: https://api-docs.deepseek.com/api/deepseek-api.
+    operations: { embeddings: false, images: false }
+  },
+  xai: {
+    baseUrl: "https://api.x.ai/v1",
+    apiKeyEnv: "XAI_API_KEY",
+    families: ["grok-*"],
+    // POST /images/generations, where "quality, size or style are not supported":
+    // https://docs.x.ai/docs/guides/image-generations.
+    unsupported: { images: ["quality", "size", "style"] }
+  },
   mistral: {
     baseUrl: "https://api.mistral.ai/v1",
     apiKeyEnv: "MISTRAL_API_KEY",
@@ -60,7 +105,10 @@ const table = {
       "ministral-*",
       "pixtral-*"
     ],
-    prefill: "prefix"
+    prefill: "prefix",
+    // Embeddings at POST /v1/embeddings (https://docs.mistral.ai/api/endpoint/embeddings); images
+    // only through an agent's tool (https://docs.mistral.ai/agents/tools/built-in/image_generation).
+    operations: { images: false }
   },
   perplexity: { baseUrl: "https://api.perplexity.ai", apiKeyEnv: "PERPLEXITY_API_KEY", families: ["sonar", "sonar-*"] },
   openrouter: { baseUrl: "https://openrouter.ai/api/v1", apiKeyEnv: "OPENROUTER_API_KEY" },
@@ -85,7 +133,10 @@ const table = {
   },
   cloudflare: {
     baseUrl: "https://api.cloudflare.com/client/v4/accounts/${CLOUDFLARE_ACCOUNT_ID}/ai/v1",
-    apiKeyEnv: "CLOUDFLARE_API_KEY"
+    apiKeyEnv: "CLOUDFLARE_API_KEY",
+    // OpenAI-compatible endpoints for chat completions and embeddings only:
+    // https://developers.cloudflare.com/workers-ai/configuration/open-ai-compatibility.
+    operations: { images: false }
   }
 } as const satisfies Record<string, Preset>
 
@@ -174,9 +225,9 @@ export interface Options extends Omit<OpenAiProvider.Options, "baseUrl"> {
 }
 
 /**
- * Turns a preset and the user's options into `OpenAiProvider.Options`: the user's values win,
- * the preset fills the rest. Fails only when no base URL is given and the preset's default
- * needs a variable `env` does not set.
+ * Turns a preset and the user's options into `OpenAiProvider.Options`: the user's values win
+ * (for `unsupported` and `operations`, per operation), the preset fills the rest. Fails only
+ * when no base URL is given and the preset's default needs a variable `env` does not set.
  *
  * @since 0.1.0 @category Constructors
  */
@@ -194,7 +245,9 @@ export const options = (
       baseUrl,
       apiKeyHeader: user.apiKeyHeader ?? preset.apiKeyHeader,
       families: user.families ?? preset.families ?? [],
-      prefill: user.prefill ?? preset.prefill
+      prefill: user.prefill ?? preset.prefill,
+      unsupported: { ...preset.unsupported, ...user.unsupported },
+      operations: { ...preset.operations, ...user.operations }
     })
   )
 }

@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatRequest } from "@switchyard/core/ChatSchema"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { embeddingRequest, floatEmbeddings } from "./fixtures/openaiOperations.js"
 import * as OpenAiProvider from "../src/OpenAiProvider.js"
 import * as Presets from "../src/Presets.js"
 import * as FakeUpstream from "./FakeUpstream.js"
@@ -179,4 +181,82 @@ describe("Presets", () => {
       const noPrefill = yield* make("mistral", { prefill: "continue_final_message", families: [] })
       assert.isFalse(noPrefill.serves("mistral-large-latest"))
     }))
+
+  describe("documented limits (each entry cites the vendor page it follows)", () => {
+    const make = (name: Presets.Name, user: Partial<Presets.Options> = {}) =>
+      OpenAiProvider.make(Either.getOrThrow(Presets.options(name, { baseUrl: "http://127.0.0.1:9/v1", ...user })))
+
+    it.scoped("a preset's unsupported chat parameters are stated in capabilities.chat.parameters; the rest honoured", () =>
+      Effect.gen(function*() {
+        const groq = yield* make("groq")
+        const chat = groq.capabilities!.chat
+        for (const param of ["logprobs", "logit_bias", "top_logprobs", "n"] as const) {
+          assert.isFalse(chat.parameters[param], param)
+        }
+        assert.isTrue(chat.parameters.temperature)
+        assert.isTrue(chat.parameters.tools)
+        assert.isTrue(chat.forwardsUnknown)
+        // OpenAI's own n: 1 is neutral; n: 2 is what Groq refuses
+        const check = Capabilities.check("chat", chat)
+        assert.isUndefined(check({ ...request, n: 1, temperature: 0.2 }))
+        assert.deepStrictEqual(check({ ...request, n: 2, logit_bias: { "50256": -100 } }), ["n", "logit_bias"])
+
+        const xai = yield* make("xai")
+        assert.deepStrictEqual(
+          (["quality", "size", "style", "n"] as const).map((p) => xai.capabilities!.images!.parameters[p]),
+          [false, false, false, true]
+        )
+        const together = yield* make("together")
+        assert.deepStrictEqual(together.capabilities!.chat, Capabilities.everything("chat"))
+      }))
+
+    it.scoped("a preset without an operation has no function for it; the others are offered", () =>
+      Effect.gen(function*() {
+        const deepseek = yield* make("deepseek")
+        assert.isUndefined(deepseek.embed)
+        assert.isUndefined(deepseek.image)
+        assert.isUndefined(deepseek.capabilities!.embeddings)
+        assert.isUndefined(deepseek.capabilities!.images)
+
+        for (const name of ["groq", "fireworks", "mistral", "cloudflare"] as const) {
+          const provider = yield* make(name)
+          assert.isDefined(provider.embed, name)
+          assert.isUndefined(provider.image, name)
+        }
+        const together = yield* make("together")
+        assert.isDefined(together.embed)
+        assert.isDefined(together.image)
+      }))
+
+    it.scoped("the user's unsupported, operations and policy win over the preset's, per operation", () =>
+      Effect.gen(function*() {
+        const groq = yield* make("groq", {
+          unsupported: { embeddings: ["dimensions"] },
+          operations: { images: true },
+          unsupportedParams: "drop"
+        })
+        assert.isFalse(groq.capabilities!.chat.parameters.logprobs, "the preset's chat limits stay")
+        assert.isFalse(groq.capabilities!.embeddings!.parameters.dimensions)
+        assert.isDefined(groq.image)
+        assert.strictEqual(groq.unsupportedParams, "drop")
+        const lifted = yield* make("groq", { unsupported: { chat: [] } })
+        assert.deepStrictEqual(lifted.capabilities!.chat, Capabilities.everything("chat"))
+      }))
+
+    it.scoped("each preset that embeds sends POST /embeddings under its base path", () =>
+      Effect.gen(function*() {
+        const upstream = yield* FakeUpstream.start(() => FakeUpstream.json(floatEmbeddings))
+        const embedding = Presets.names.filter((name) => Presets.presets[name].operations?.embeddings !== false)
+        for (const [i, name] of embedding.entries()) {
+          const path = new URL(filledDefault(name)).pathname.replace(/\/$/, "")
+          const provider = yield* OpenAiProvider.make(
+            Either.getOrThrow(Presets.options(name, { apiKey, baseUrl: `${upstream.origin}${path}` }))
+          )
+          yield* provider.embed!(embeddingRequest)
+          assert.strictEqual(upstream.requests[i]!.path, `${path}/embeddings`, name)
+          assert.deepStrictEqual(upstream.requests[i]!.body, embeddingRequest, name)
+        }
+        assert.notInclude(embedding, "deepseek")
+      }))
+  })
 })

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Capabilities from "@switchyard/core/Capabilities"
 import * as Routing from "@switchyard/core/Routing"
 import * as Simulation from "@switchyard/providers-mock/Simulation"
 import * as Presets from "@switchyard/providers-openai/Presets"
@@ -35,6 +36,13 @@ export const ProviderConfig = Schema.Struct({
   models: Schema.optional(Schema.Array(NonEmpty)),
   headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   timeout_ms: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /**
+   * What the gateway does with a parameter this provider does not honour (see
+   * `GET /v1/capabilities`): `warn` (default: left out, logged and named in the
+   * `x-switchyard-dropped-params` header), `drop` (left out silently) or `reject` (a 400; in a
+   * pool, another target that honours it serves).
+   */
+  unsupported_params: Schema.optional(Schema.Literal(...Capabilities.policies)),
   /**
    * How the upstream continues an assistant prefill (mid-stream failover continues a broken
    * answer only on providers that do): for OpenAI-compatible types `prefix` (Mistral, DeepSeek)

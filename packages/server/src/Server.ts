@@ -29,7 +29,8 @@ const commonOptions = (p: ProviderConfig) => ({
   ...(p.base_url !== undefined ? { baseUrl: p.base_url } : {}),
   ...(p.models !== undefined ? { models: p.models } : {}),
   ...(p.headers !== undefined ? { headers: p.headers } : {}),
-  ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {})
+  ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {}),
+  ...(p.unsupported_params !== undefined ? { unsupportedParams: p.unsupported_params } : {})
 })
 
 /** What `openai` and the preset types share: the file's fields as `OpenAiProvider` options. */

@@ -67,4 +67,48 @@ describe("Server.providerLayer", () => {
         )
       )
     }))
+
+  it.scoped("unsupported_params reaches every adapter; a bad value is refused with its path", () =>
+    Effect.gen(function*() {
+      const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
+      const serviceAccount = JSON.stringify({
+        client_email: "gateway@project.iam.gserviceaccount.com",
+        private_key: privateKey.export({ type: "pkcs8", format: "pem" })
+      })
+      const env = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret" }
+      const policy = { unsupported_params: "reject" }
+      const settings = yield* Config.fromDocument(
+        {
+          providers: [
+            { name: "oai", type: "openai", api_key: "k", ...policy },
+            { name: "fast", type: "groq", api_key: "k", ...policy },
+            { name: "claude", type: "anthropic", api_key: "k", ...policy },
+            { name: "gem", type: "gemini", api_key: "k", ...policy },
+            { name: "vtx", type: "vertex", project: "p", location: "us-central1", service_account: serviceAccount, ...policy },
+            { name: "az", type: "azure-openai", base_url: "https://r.openai.azure.com", api_key: "k", ...policy },
+            { name: "br", type: "bedrock", region: "us-east-1", ...policy }
+          ]
+        },
+        "test.yaml",
+        env
+      )
+      yield* Effect.gen(function*() {
+        const registry = yield* ProviderRegistry.ProviderRegistry
+        assert.deepStrictEqual(
+          registry.all().map((p) => [p.name, p.unsupportedParams]),
+          ["oai", "fast", "claude", "gem", "vtx", "az", "br"].map((name) => [name, "reject"])
+        )
+      }).pipe(
+        Effect.provide(
+          Layer.provideMerge(
+            Layer.mergeAll(Layer.empty, ...settings.providers.map((p) => Server.providerLayer(p, env))),
+            ProviderRegistry.layer
+          )
+        )
+      )
+      const refused = yield* Effect.flip(
+        Config.fromDocument({ providers: [{ name: "a", type: "anthropic", unsupported_params: "ignore" }] }, "test.yaml", {})
+      )
+      assert.include(refused.problems.join("\n"), "providers[0].unsupported_params")
+    }))
 })

@@ -2,7 +2,9 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatChunk } from "@switchyard/core/ChatSchema"
+import * as EmbeddingSchema from "@switchyard/core/EmbeddingSchema"
 import * as Gateway from "@switchyard/core/Gateway"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import { ProviderStatusError, ProviderUnreachable } from "@switchyard/core/GatewayError"
@@ -41,6 +43,8 @@ const badRequest = new ProviderStatusError({
  * `fake-429` and `fake-400` fail with that upstream status (before any chunk when streaming),
  * `fake-midfail` fails after its first chunk, `fake-hang` never finishes (and records when it is
  * released), `fake-defect` dies with a secret in the defect; any other `fake-*` answers.
+ * It embeds (each input's vector is `[its index, its length]`) and makes images (`fake-400`
+ * refused), and does not honour `seed` (dropped under the default `warn` policy).
  */
 export const makeFake = Effect.gen(function*() {
   const contexts: Array<RequestContext> = []
@@ -82,7 +86,18 @@ export const makeFake = Effect.gen(function*() {
           return Stream.make(chunk(req.model, "Hel"), chunk(req.model, "lo"), usageChunk(req.model))
       }
     },
-    listModels: Effect.succeed([{ id: "fake-1", object: "model" as const, created: 0, owned_by: "fake" }])
+    listModels: Effect.succeed([{ id: "fake-1", object: "model" as const, created: 0, owned_by: "fake" }]),
+    embed: (req) =>
+      Effect.succeed(EmbeddingSchema.response(
+        req,
+        EmbeddingSchema.inputs(req.input).map((input, i) => [i, input.length]),
+        { prompt_tokens: 4, total_tokens: 4 }
+      )),
+    image: (req) =>
+      req.model === "fake-400"
+        ? Effect.fail(badRequest)
+        : Effect.succeed({ created: 7, data: [{ b64_json: "aW1n", revised_prompt: req.prompt }] }),
+    capabilities: { chat: Capabilities.without(Capabilities.everything("chat"), ["seed"]) }
   })
   const spy = Plugins.layer([{
     name: "spy",

@@ -11,9 +11,12 @@
  * `botocore/data/bedrock-runtime/2023-09-30/service-2.json`): AccessDeniedException 403,
  * InternalServerException 500, ModelErrorException 424, ModelNotReadyException 429,
  * ModelTimeoutException 408, ResourceNotFoundException 404, ServiceUnavailableException 503,
- * ThrottlingException 429, ValidationException 400. Errors from AWS's front end (a bad
- * signature: `InvalidSignatureException` 403, `UnrecognizedClientException` 403,
- * `ExpiredTokenException` 403) have the same shape, and pass with their own status.
+ * ThrottlingException 429, ValidationException 400. InvokeModel (embeddings) answers its
+ * failures the same way, with ServiceQuotaExceededException 400 besides
+ * (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModel.html#API_runtime_InvokeModel_Errors).
+ * Errors from AWS's front end (a bad signature: `InvalidSignatureException` 403,
+ * `UnrecognizedClientException` 403, `ExpiredTokenException` 403) have the same shape, and pass
+ * with their own status.
  *
  * Inside a 200 ConverseStream body a failure arrives as an exception message of the event
  * stream (`:message-type` `exception`, `:exception-type` naming the `ConverseStreamOutput`

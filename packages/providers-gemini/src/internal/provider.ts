@@ -1,21 +1,28 @@
 /**
  * The provider both the Gemini API and Vertex AI adapters are: the same `generateContent` /
  * `streamGenerateContent?alt=sse` bodies, answers and errors, at their own URLs and with their
- * own credentials.
+ * own credentials; embeddings and Imagen in each API's dialect.
  *
  * @internal
  */
+import type * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
+import type { EmbeddingRequest, EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
 import type { ProviderError } from "@switchyard/core/GatewayError"
+import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
 import * as Provider from "@switchyard/core/Provider"
 import type * as Streaming from "@switchyard/core/Streaming"
 import type { Redactor } from "@switchyard/provider-http/Redact"
-import type * as Upstream from "@switchyard/provider-http/Upstream"
+import * as Upstream from "@switchyard/provider-http/Upstream"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
+import * as GeminiCapabilities from "./capabilities.js"
+import * as Embeddings from "./embeddings.js"
 import * as Errors from "./errors.js"
+import * as Imagen from "./imagen.js"
 import * as ToGemini from "./request.js"
 import * as FromGemini from "./response.js"
 import * as GeminiStream from "./stream.js"
@@ -34,7 +41,15 @@ export interface Endpoint {
   readonly upstream: Upstream.Upstream
   readonly redact: Redactor
   /** The path of a model's method: `/v1beta/models/<model>:generateContent`, say. */
-  readonly methodPath: (model: string, method: "generateContent" | "streamGenerateContent") => string
+  readonly methodPath: (
+    model: string,
+    method: "generateContent" | "streamGenerateContent" | "batchEmbedContents" | "predict"
+  ) => string
+  /** How this API takes embeddings, and what it takes of Imagen's parameters. */
+  readonly embeddings: Embeddings.Dialect
+  readonly imagen: Imagen.Dialect
+  /** The provider's policy for parameters `capabilities` says are not honoured. */
+  readonly unsupportedParams: Capabilities.Policy | undefined
   /** The path of a page of the model list. */
   readonly modelsPath: (pageToken: string | undefined) => string
   /** The field of a model list page that holds the models. */
@@ -45,6 +60,8 @@ export interface Endpoint {
 
 /** At most this many pages of the model list are read. */
 const maxModelPages = 10
+
+/** At most this many requests of one embeddings call are in flight at once. */
 
 const nowSeconds = Effect.map(Clock.currentTimeMillis, (millis) => Math.floor(millis / 1000))
 
@@ -62,21 +79,52 @@ export const encodeModel = (model: string): string => model.split("/").map(encod
 export const make = (endpoint: Endpoint): Provider.Provider => {
   const { name, redact, upstream } = endpoint
 
+  /** A JSON request whose credentials and answer are got within `timeoutMillis`. */
+  const post = <A>(
+    path: string,
+    body: unknown,
+    timeoutMillis: number,
+    parse: (text: string) => Either.Either<A, ProviderError>
+  ): Effect.Effect<A, ProviderError> =>
+    Effect.flatMap(endpoint.authorize(timeoutMillis), (auth) =>
+      upstream.exchange(
+        { method: "POST", path, body: JSON.stringify(body), timeoutMillis: auth.timeoutMillis, headers: auth.headers },
+        parse
+      ))
+
   const chat = (req: ChatRequest, call?: Provider.CallOptions): Effect.Effect<ChatResponse, ProviderError> =>
-    Effect.flatMap(nowSeconds, (created) => {
-      const body = JSON.stringify(ToGemini.encode(req))
-      return Effect.flatMap(endpoint.authorize(upstream.timeoutFor(call)), (auth) =>
-        upstream.exchange(
-          {
-            method: "POST",
-            path: endpoint.methodPath(req.model, "generateContent"),
-            body,
-            timeoutMillis: auth.timeoutMillis,
-            headers: auth.headers
-          },
-          (text) => FromGemini.parseResponse(name, text, redact, req.model, created)
-        ))
-    }).pipe(Effect.mapError(Errors.withRetryInfo))
+    Effect.flatMap(nowSeconds, (created) =>
+      post(
+        endpoint.methodPath(req.model, "generateContent"),
+        ToGemini.encode(req),
+        upstream.timeoutFor(call),
+        (text) => FromGemini.parseResponse(name, text, redact, req.model, created)
+      )).pipe(Effect.mapError(Errors.withRetryInfo))
+
+  /** The inputs in as many requests as their number needs, bounded together by the timeout. */
+  const embed = (req: EmbeddingRequest, call?: Provider.CallOptions): Effect.Effect<EmbeddingResponse, ProviderError> => {
+    const dialect = endpoint.embeddings
+    const path = endpoint.methodPath(req.model, dialect.method)
+    return Effect.flatMap(Embeddings.texts(name, req.input), (texts) =>
+      Effect.map(
+        Upstream.fanOut(
+          name,
+          Embeddings.batches(texts, dialect.batchSize(req.model)),
+          upstream.timeoutFor(call),
+          (batch, left) => post(path, dialect.encode(batch, req), left, (text) => Embeddings.parse(name, text, redact, dialect, batch.length))
+        ),
+        (answers) => Embeddings.response(req, answers)
+      )).pipe(Effect.mapError(Errors.withRetryInfo))
+  }
+
+  const image = (req: ImageRequest, call?: Provider.CallOptions): Effect.Effect<ImageResponse, ProviderError> =>
+    Effect.flatMap(Effect.all([Imagen.encode(name, endpoint.imagen, req), nowSeconds]), ([body, created]) =>
+      post(
+        endpoint.methodPath(req.model, "predict"),
+        body,
+        upstream.timeoutFor(call),
+        (text) => Imagen.parse(name, text, redact, created)
+      )).pipe(Effect.mapError(Errors.withRetryInfo))
 
   /** The timeout runs until the first chunk; the upstream lives in the caller's Scope. */
   const openStream = (
@@ -130,7 +178,11 @@ export const make = (endpoint: Endpoint): Provider.Provider => {
     chat,
     chatStream: Provider.streamFromOpen(openStream),
     openStream,
+    embed,
+    image,
     listModels,
+    capabilities: GeminiCapabilities.make(endpoint.imagen),
+    unsupportedParams: endpoint.unsupportedParams,
     // Gemini does not document continuing a trailing `model` turn (see `request.ts`).
     supportsPrefill: false,
     enforcesTimeouts: true

@@ -51,6 +51,8 @@
  * Gemini does not document continuing a trailing `model` turn, so there is no prefill: a
  * trailing assistant message (`prefix: true` or not) is sent as the last `model` turn.
  *
+ * `capabilities.ts` states this mapping for the gateway: what is honoured, partly, or not.
+ *
  * @internal
  */
 import type { ChatRequest, Message } from "@switchyard/core/ChatSchema"
@@ -284,8 +286,12 @@ const thinkingConfig = (req: ChatRequest): Record<string, unknown> | undefined =
   return { thinkingLevel: effort === "none" ? "minimal" : effort }
 }
 
-/** The value of a field given in either spelling (Google's JSON parser takes both). */
-const native = (from: Record<string, unknown>, camel: string, snake: string): unknown => {
+/**
+ * The value of a field given in either spelling (Google's JSON parser takes both).
+ *
+ * @internal
+ */
+export const native = (from: Readonly<Record<string, unknown>>, camel: string, snake: string): unknown => {
   const value = from[camel] ?? from[snake]
   return value === null ? undefined : value
 }
@@ -303,6 +309,19 @@ const generationNatives = [
   ["mediaResolution", "media_resolution"],
   ["speechConfig", "speech_config"]
 ] as const
+
+/**
+ * Gemini's own top-level fields that a canonical request may carry, in both spellings. `google`
+ * is Gemini's OpenAI compatibility's `extra_body.google`: the OpenAI SDKs merge `extra_body`
+ * into the body.
+ *
+ * @internal
+ */
+export const nativeFields: ReadonlyArray<string> = [
+  ...[...topLevelNatives, ["toolConfig", "tool_config"] as const, ...generationNatives, ["generationConfig", "generation_config"] as const]
+    .flatMap(([camel, snake]) => camel === snake ? [camel] : [camel, snake]),
+  "google"
+]
 
 const generationConfig = (req: ChatRequest, google: Record<string, unknown>): Record<string, unknown> => {
   const config: Record<string, unknown> = {}

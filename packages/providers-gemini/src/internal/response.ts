@@ -16,7 +16,6 @@ import { count, isRecord } from "@switchyard/provider-http/Wire"
 import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
 
-
 /** The finish reasons that mean a filter stopped the answer. */
 const filtered: ReadonlySet<string> = new Set([
   "SAFETY",
@@ -185,8 +184,29 @@ export const toChatResponse = (
 }
 
 /**
- * A 2xx `generateContent` body: an object with candidates, or a blocked prompt's feedback. An
- * error envelope with a 2xx status is the error it describes.
+ * A 2xx body that must be a JSON object (`what` says which, for the error). An error envelope
+ * with a 2xx status is the error it describes.
+ *
+ * @internal
+ */
+export const parseObject = (
+  provider: string,
+  text: string,
+  redact: Redactor,
+  what: string
+): Either.Either<Record<string, unknown>, ProviderError> => {
+  const parsed = UpstreamErrors.parseJson(provider, text, "the body", redact)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const value = parsed.right
+  if (!isRecord(value)) return Either.left(UpstreamErrors.outputError(provider, `expected ${what}`, redact))
+  if (value.error !== undefined) return Either.left(Errors.inBandError(provider, value.error, text, redact))
+  return Either.right(value)
+}
+
+const generateContentResponse = "a GenerateContentResponse with candidates"
+
+/**
+ * A 2xx `generateContent` body: an object with candidates, or a blocked prompt's feedback.
  *
  * @internal
  */
@@ -196,17 +216,13 @@ export const parseResponse = (
   redact: Redactor,
   model: string,
   created: number
-): Either.Either<ChatResponse, ProviderError> => {
-  const parsed = UpstreamErrors.parseJson(provider, text, "the body", redact)
-  if (Either.isLeft(parsed)) return Either.left(parsed.left)
-  const value = parsed.right
-  if (isRecord(value)) {
-    if (value.error !== undefined) return Either.left(Errors.inBandError(provider, value.error, text, redact))
+): Either.Either<ChatResponse, ProviderError> =>
+  Either.flatMap(parseObject(provider, text, redact, generateContentResponse), (value) => {
     const response = toChatResponse(value, model, created)
-    if (response !== undefined) return Either.right(response)
-  }
-  return Either.left(UpstreamErrors.outputError(provider, "expected a GenerateContentResponse with candidates", redact))
-}
+    return response === undefined
+      ? Either.left(UpstreamErrors.outputError(provider, `expected ${generateContentResponse}`, redact))
+      : Either.right(response)
+  })
 
 /** One page of a model list, and the token of the next page. @internal */
 export interface ModelPage {

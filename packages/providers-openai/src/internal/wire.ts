@@ -6,7 +6,9 @@
  * @internal
  */
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
+import type { EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
 import type { ProviderError } from "@switchyard/core/GatewayError"
+import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
 import { ProviderOutputError, ProviderStatusError } from "@switchyard/core/GatewayError"
 import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
@@ -39,28 +41,64 @@ export const withPrefill = (req: ChatRequest, style: PrefillStyle | undefined): 
   }
 }
 
+/** Reads a 2xx body into an answer, or the error it is. */
+type Parse<A> = (provider: string, text: string, redact: Redactor) => Either.Either<A, ProviderError>
+
 /**
- * A 2xx chat completion body: an object with a `choices` array. An object carrying `error` and no
- * `choices` is an error reported with a 2xx status (some OpenAI-compatible servers do this).
- *
- * @internal
+ * A reader of 2xx bodies that are an object with the array `field`, returned as they are. An
+ * object carrying `error` and no such array is an error reported with a 2xx status (some
+ * OpenAI-compatible servers do this); anything else is a `ProviderOutputError` that expected
+ * `what`.
  */
-export const parseChatResponse = (
-  provider: string,
-  text: string,
-  redact: Redactor
-): Either.Either<ChatResponse, ProviderError> => {
+const answerWith = <A>(field: string, what: string): Parse<A> => (provider, text, redact) => {
   const parsed = UpstreamErrors.parseJson(provider, text, "the body", redact)
   if (Either.isLeft(parsed)) return Either.left(parsed.left)
   const value = parsed.right
   if (isRecord(value)) {
-    if (Array.isArray(value.choices)) return Either.right(value as unknown as ChatResponse)
+    if (Array.isArray(value[field])) return Either.right(value as A)
     if (value.error !== undefined && value.error !== null) {
       return Either.left(Errors.inBandError(provider, value.error, text, redact))
     }
   }
-  return Either.left(UpstreamErrors.outputError(provider, "expected a chat completion object with a choices array", redact))
+  return Either.left(UpstreamErrors.outputError(provider, `expected ${what}`, redact))
 }
+
+/** A 2xx chat completion body: an object with a `choices` array. @internal */
+export const parseChatResponse: Parse<ChatResponse> = answerWith("choices", "a chat completion object with a choices array")
+
+const parseEmbeddingList: Parse<EmbeddingResponse> = answerWith("data", "an embedding list object with a data array")
+
+/**
+ * A 2xx `POST /embeddings` body: an object with a `data` array, its vectors as the request asked
+ * for them (floats, or base64 strings). One without `usage` is given a zero one, which the
+ * gateway's accounting reads.
+ *
+ * @internal
+ */
+export const parseEmbeddingResponse: Parse<EmbeddingResponse> = (provider, text, redact) =>
+  Either.map(
+    parseEmbeddingList(provider, text, redact),
+    (list) => isRecord(list.usage) ? list : { ...list, usage: { prompt_tokens: 0, total_tokens: 0 } }
+  )
+
+/** A 2xx `POST /images/generations` body: an object with a `data` array. @internal */
+export const parseImageResponse: Parse<ImageResponse> = answerWith("data", "an image generation object with a data array")
+
+/**
+ * The refusal of an image request asking for a stream (`stream: true`, GPT image models' partial
+ * images), which the gateway does not relay: answered before anything is sent. `undefined` for
+ * any other request.
+ *
+ * @internal
+ */
+export const refuseImageStream = (provider: string, req: ImageRequest): ProviderStatusError | undefined =>
+  req["stream"] === true
+    ? UpstreamErrors.unmappable(
+      provider,
+      "streaming image generation is not supported by the gateway; send the request without stream: true",
+      "stream"
+    )
+    : undefined
 
 /** What `parseChunk` fails with. @internal */
 export type ChunkFailure = ProviderStatusError | ProviderOutputError
