@@ -2,8 +2,9 @@
  * One answer shape from every provider: the official `openai` SDK, pointed at the real bundled
  * server, asks `openai/...` (an OpenAI upstream, `test/utils/ScriptedUpstream.ts`),
  * `anthropic/...` (an Anthropic Messages upstream, below), `gemini/...` (a Gemini API upstream,
- * below), `azure/...` (an Azure OpenAI deployment) and `bedrock/...` (Bedrock Converse, below)
- * the same questions, JSON and streamed,
+ * below), `vertex/...` (Vertex AI: the same body on project URLs, with an OAuth token from a
+ * service account key), `azure/...` (an Azure OpenAI deployment) and `bedrock/...` (Bedrock
+ * Converse, below) the same questions, JSON and streamed,
  * and must not be able to tell the providers apart by shape.
  *
  * The Anthropic upstream follows https://platform.claude.com/docs/en/api/messages (the message
@@ -15,6 +16,7 @@
 import { EventStreamCodec } from "@smithy/eventstream-codec"
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8"
 import OpenAI from "openai"
+import { generateKeyPairSync } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -87,7 +89,9 @@ const startAnthropic = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstrea
 /**
  * Answers Gemini's `:generateContent` and `:streamGenerateContent?alt=sse` with `pieces`
  * (https://ai.google.dev/api/generate-content: candidates[].content.parts, finishReason,
- * usageMetadata; the stream is one GenerateContentResponse per SSE event).
+ * usageMetadata; the stream is one GenerateContentResponse per SSE event), on the Gemini API's
+ * paths and Vertex AI's alike, and Google's OAuth token endpoint at `/token`
+ * (https://developers.google.com/identity/protocols/oauth2/service-account#httprest).
  */
 const startGemini = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstream> => {
   const requests: AnthropicUpstream["requests"] = []
@@ -98,6 +102,10 @@ const startGemini = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstream> 
     req.on("end", () => {
       // The gateway's model discovery lists models at start: this upstream lists none.
       if (req.method !== "POST") return void res.writeHead(404).end()
+      if (req.url === "/token") {
+        res.writeHead(200, { "content-type": "application/json" })
+        return void res.end(JSON.stringify({ access_token: "ya29.vertex-test-token", expires_in: 3599, token_type: "Bearer" }))
+      }
       requests.push({ headers: { ...req.headers, path: req.url }, body: JSON.parse(raw) as Record<string, unknown> })
       const candidate = (text: string, last: boolean) => ({
         content: { role: "model", parts: [{ text }] },
@@ -178,6 +186,15 @@ const startBedrock = (pieces: ReadonlyArray<string>): Promise<AnthropicUpstream>
 }
 
 const pieces = ["Hello", " from", " upstream."]
+
+/** A service account key whose tokens come from `tokenUri`. */
+const serviceAccount = (tokenUri: string) =>
+  JSON.stringify({
+    type: "service_account",
+    client_email: "gateway@e2e-project.iam.gserviceaccount.com",
+    private_key: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }),
+    token_uri: tokenUri
+  })
 let bedrock: AnthropicUpstream
 let gemini: AnthropicUpstream
 let azureUpstream: ScriptedUpstream
@@ -204,10 +221,15 @@ providers:
   - { name: openai, type: openai, base_url: "${openaiUpstream.url}", api_key: sk-openai-test }
   - { name: anthropic, type: anthropic, base_url: "${anthropic.url}", api_key: sk-ant-test }
   - { name: gemini, type: gemini, base_url: "${gemini.url}", api_key: gemini-test-key }
+  - { name: vertex, type: vertex, base_url: "${gemini.url}", project: e2e-project, location: us-central1, service_account: "\${GOOGLE_SERVICE_ACCOUNT_JSON}" }
   - { name: azure, type: azure-openai, base_url: "${azureUpstream.url.replace(/\/v1$/, "")}", api_key: azure-test-key, deployments: { gpt-4o-mini: prod-mini } }
   - { name: bedrock, type: bedrock, base_url: "${bedrock.url}", region: us-east-1 }
 `,
-    env: { AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }
+    env: {
+      AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      GOOGLE_SERVICE_ACCOUNT_JSON: serviceAccount(`${gemini.url}/token`)
+    }
   })
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "not-needed", maxRetries: 0 })
 }, 30_000)
@@ -225,6 +247,7 @@ const models = [
   "openai/gpt-4o-mini",
   "anthropic/claude-sonnet-4-5",
   "gemini/gemini-2.5-flash",
+  "vertex/gemini-2.5-flash",
   "azure/gpt-4o-mini",
   "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0"
 ] as const
@@ -245,7 +268,7 @@ describe("the openai SDK gets one answer shape from every provider", () => {
       id: typeof data.id,
       created: typeof data.created
     }))
-    expect(shapes.map((shape) => shape.provider)).toEqual(["openai", "anthropic", "gemini", "azure", "bedrock"])
+    expect(shapes.map((shape) => shape.provider)).toEqual(["openai", "anthropic", "gemini", "vertex", "azure", "bedrock"])
     const [openaiShape, ...others] = shapes.map(({ provider: _, ...shape }) => shape)
     for (const shape of others) expect(shape).toEqual(openaiShape)
     expect(openaiShape).toMatchObject({ object: "chat.completion", role: "assistant", content: "Hello from upstream.", finish: "stop" })
@@ -259,10 +282,15 @@ describe("the openai SDK gets one answer shape from every provider", () => {
     expect(sent.body).toMatchObject({ model: "claude-sonnet-4-5", system: "Be brief.", messages: [{ role: "user", content: "Hi" }] })
     expect(typeof sent.body.max_tokens).toBe("number")
     // Gemini and Azure in theirs: key header, model in the path, system instruction; the deployment URL.
-    const toGemini = gemini.requests.at(-1)!
+    const toGemini = gemini.requests.find((r) => r.headers["x-goog-api-key"] !== undefined)!
     expect(toGemini.headers["x-goog-api-key"]).toBe("gemini-test-key")
     expect(toGemini.headers.path).toBe("/v1beta/models/gemini-2.5-flash:generateContent")
     expect(toGemini.body).toMatchObject({ systemInstruction: { parts: [{ text: "Be brief." }] }, contents: [{ role: "user", parts: [{ text: "Hi" }] }] })
+    // Vertex AI: the project's URL and the service account's token, the same body.
+    const toVertex = gemini.requests.find((r) => r.headers.authorization !== undefined)!
+    expect(toVertex.headers.path).toBe("/v1/projects/e2e-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent")
+    expect(toVertex.headers.authorization).toBe("Bearer ya29.vertex-test-token")
+    expect(toVertex.body).toEqual(toGemini.body)
     const toAzure = azureUpstream.requests.at(-1)!
     expect(toAzure.path).toBe("/openai/deployments/prod-mini/chat/completions")
     expect(toAzure.headers["api-key"]).toBe("azure-test-key")
