@@ -44,6 +44,18 @@ export const ProviderConfig = Schema.Struct({
    */
   unsupported_params: Schema.optional(Schema.Literal(...Capabilities.policies)),
   /**
+   * `openai` and the presets: per operation, the canonical parameters the upstream does not
+   * honour (`{ chat: [logprobs, seed] }`, for a vLLM server say), replacing a preset's own list
+   * for that operation.
+   */
+  unsupported: Schema.optional(Schema.Struct({
+    chat: Schema.optional(Schema.Array(Schema.Literal(...Capabilities.parameters.chat))),
+    embeddings: Schema.optional(Schema.Array(Schema.Literal(...Capabilities.parameters.embeddings))),
+    images: Schema.optional(Schema.Array(Schema.Literal(...Capabilities.parameters.images)))
+  })),
+  /** `openai` and the presets: `false` for an operation the upstream lacks (`{ images: false }`). */
+  operations: Schema.optional(Schema.Struct({ embeddings: Schema.optional(Schema.Boolean), images: Schema.optional(Schema.Boolean) })),
+  /**
    * How the upstream continues an assistant prefill (mid-stream failover continues a broken
    * answer only on providers that do): for OpenAI-compatible types `prefix` (Mistral, DeepSeek)
    * or `continue_final_message` (vLLM, SGLang); `anthropic` does natively, and `false` turns
@@ -124,7 +136,6 @@ export class ConfigError extends Schema.TaggedError<ConfigError>("@switchyard/se
 
 const decodeFile = Schema.decodeUnknown(FileConfig, { errors: "all", onExcessProperty: "error" })
 
-/** Checks across fields that the schema cannot express. */
 /** The fields only some provider types read. */
 const fieldTypes: ReadonlyArray<readonly [keyof ProviderConfig, ReadonlyArray<ProviderConfig["type"]>]> = [
   ["api_version", ["azure-openai", "gemini", "vertex"]],
@@ -133,7 +144,9 @@ const fieldTypes: ReadonlyArray<readonly [keyof ProviderConfig, ReadonlyArray<Pr
   ["project", ["vertex"]],
   ["location", ["vertex"]],
   ["service_account", ["vertex"]],
-  ["region", ["bedrock"]]
+  ["region", ["bedrock"]],
+  ["unsupported", ["openai", ...Presets.names]],
+  ["operations", ["openai", ...Presets.names]]
 ]
 
 /** What one provider entry of a given type needs or must not have. */

@@ -37,7 +37,9 @@ const commonOptions = (p: ProviderConfig) => ({
 const openAiOptions = (p: ProviderConfig) => ({
   ...commonOptions(p),
   apiKey: p.api_key,
-  ...(p.prefill !== undefined && p.prefill !== false ? { prefill: p.prefill } : {})
+  ...(p.prefill !== undefined && p.prefill !== false ? { prefill: p.prefill } : {}),
+  ...(p.unsupported !== undefined ? { unsupported: p.unsupported } : {}),
+  ...(p.operations !== undefined ? { operations: p.operations } : {})
 })
 
 /**

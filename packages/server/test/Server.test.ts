@@ -111,4 +111,42 @@ describe("Server.providerLayer", () => {
       )
       assert.include(refused.problems.join("\n"), "providers[0].unsupported_params")
     }))
+
+  it.scoped("an OpenAI-compatible entry states what its upstream lacks: unsupported parameters and operations", () =>
+    Effect.gen(function*() {
+      const settings = yield* Config.fromDocument(
+        {
+          providers: [
+            { name: "vllm", type: "openai", base_url: "http://127.0.0.1:8000/v1", unsupported: { chat: ["seed", "logit_bias"] }, operations: { images: false } },
+            { name: "fast", type: "groq", api_key: "k", unsupported: { chat: ["seed"] } }
+          ]
+        },
+        "test.yaml",
+        {}
+      )
+      yield* Effect.gen(function*() {
+        const registry = yield* ProviderRegistry.ProviderRegistry
+        const vllm = Option.getOrThrow(registry.get("vllm"))
+        assert.strictEqual(vllm.capabilities?.chat.parameters.seed, false)
+        assert.strictEqual(vllm.capabilities?.chat.parameters.logit_bias, false)
+        assert.strictEqual(vllm.capabilities?.chat.parameters.temperature, true)
+        assert.isDefined(vllm.embed)
+        assert.isUndefined(vllm.image)
+        // The file's list for an operation replaces the preset's (Groq's own says logprobs).
+        const fast = Option.getOrThrow(registry.get("fast"))
+        assert.strictEqual(fast.capabilities?.chat.parameters.seed, false)
+        assert.strictEqual(fast.capabilities?.chat.parameters.logprobs, true)
+      }).pipe(
+        Effect.provide(
+          Layer.provideMerge(Layer.mergeAll(Layer.empty, ...settings.providers.map((p) => Server.providerLayer(p))), ProviderRegistry.layer)
+        )
+      )
+      const problems = (provider: Record<string, unknown>) =>
+        Effect.map(Effect.flip(Config.fromDocument({ providers: [provider] }, "test.yaml", {})), (e) => e.problems.join("\n"))
+      assert.include(
+        yield* problems({ name: "a", type: "anthropic", api_key: "k", unsupported: { chat: ["seed"] } }),
+        "providers[0].unsupported: only for type openai or groq"
+      )
+      assert.include(yield* problems({ name: "b", type: "openai", unsupported: { chat: ["sed"] } }), "providers[0].unsupported.chat[0]")
+    }))
 })
