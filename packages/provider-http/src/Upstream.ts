@@ -143,6 +143,36 @@ export const fanOut = <A, B, E>(
     ))
 
 /**
+ * One page of a paged list (a vendor's models), and the cursor of the next page: none on the last.
+ *
+ * @since 0.1.0 @category Calls
+ */
+export interface Page<A> {
+  readonly items: ReadonlyArray<A>
+  readonly next: string | undefined
+}
+
+/**
+ * Every item of a paged list, page after page from the first (cursor `undefined`), reading at
+ * most `maxPages` pages so that an upstream that always says there is more cannot loop us.
+ *
+ * @since 0.1.0 @category Calls
+ */
+export const allPages = <A, E>(
+  page: (cursor: string | undefined) => Effect.Effect<Page<A>, E>,
+  maxPages = 10
+): Effect.Effect<ReadonlyArray<A>, E> =>
+  Effect.suspend(() => {
+    const items: Array<A> = []
+    const from = (cursor: string | undefined, read: number): Effect.Effect<ReadonlyArray<A>, E> =>
+      Effect.flatMap(page(cursor), (result) => {
+        items.push(...result.items)
+        return result.next !== undefined && read < maxPages ? from(result.next, read + 1) : Effect.succeed(items)
+      })
+    return from(undefined, 1)
+  })
+
+/**
  * Reads a body's text up to `maxChars` (then stops). A body that fails half way gives what was
  * read; none gives "".
  *

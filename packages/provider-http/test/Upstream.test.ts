@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Deadlines from "@switchyard/core/Deadlines"
-import { ProviderStatusError } from "@switchyard/core/GatewayError"
+import { ProviderStatusError, ProviderTimeout } from "@switchyard/core/GatewayError"
 import * as Streaming from "@switchyard/core/Streaming"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -208,5 +208,72 @@ describe("Upstream: the answer's headers reach the vendor's readers", () => {
         done: false
       }))
       assert.deepStrictEqual(yield* drain(pull), ["application/json: {\"ok\":true}"])
+    }))
+})
+
+describe("Upstream.allPages", () => {
+  /** Pages "p0", "p1", ... each of two items, the next cursor the page's number, `last` the last page (none: endless). */
+  const pages = (last?: number) => {
+    const asked: Array<string | undefined> = []
+    const page = (cursor: string | undefined) =>
+      Effect.sync(() => {
+        asked.push(cursor)
+        const n = cursor === undefined ? 0 : Number(cursor)
+        return { items: [`p${n}a`, `p${n}b`], next: last !== undefined && n >= last ? undefined : String(n + 1) }
+      })
+    return { asked, page }
+  }
+
+  it.effect("follows the cursors until the last page, items in order", () =>
+    Effect.gen(function*() {
+      const { asked, page } = pages(2)
+      assert.deepStrictEqual(yield* Upstream.allPages(page), ["p0a", "p0b", "p1a", "p1b", "p2a", "p2b"])
+      assert.deepStrictEqual(asked, [undefined, "1", "2"])
+    }))
+
+  it.effect("reads at most maxPages of an upstream that always says there is more; each run starts afresh", () =>
+    Effect.gen(function*() {
+      const { asked, page } = pages()
+      const all = Upstream.allPages(page, 3)
+      assert.strictEqual((yield* all).length, 6)
+      assert.deepStrictEqual(yield* all, ["p0a", "p0b", "p1a", "p1b", "p2a", "p2b"])
+      assert.strictEqual(asked.length, 6)
+    }))
+})
+
+describe("Upstream.fanOut", () => {
+  it.effect("at most `concurrency` calls at once, answers in order, each given the time left", () =>
+    Effect.gen(function*() {
+      let running = 0
+      let peak = 0
+      const given: Array<number> = []
+      const fiber = yield* Effect.fork(Upstream.fanOut("p", [1, 2, 3, 4, 5], 1000, (item, left) =>
+        Effect.gen(function*() {
+          given.push(left)
+          running++
+          peak = Math.max(peak, running)
+          yield* Effect.sleep(`${(6 - item) * 100} millis`)
+          running--
+          return item * 10
+        }), 2))
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* Fiber.join(fiber), [10, 20, 30, 40, 50])
+      assert.strictEqual(peak, 2)
+      // 1 and 2 start at once; 2 ends at 400 ms and 3 starts with 600 left; 1 ends at 500, 4 starts with 500 left...
+      assert.deepStrictEqual(given, [1000, 1000, 600, 500, 300])
+    }))
+
+  it.effect("a call timing out, or one starting past the budget, is the request's timeout", () =>
+    Effect.gen(function*() {
+      const slow = Upstream.fanOut("p", [1, 2, 3], 1000, (_, left) =>
+        Effect.as(Effect.sleep("700 millis"), left), 1)
+      const fiber = yield* Effect.fork(Effect.flip(slow))
+      yield* TestClock.adjust("2 seconds")
+      const late = yield* Fiber.join(fiber)
+      assert.strictEqual(late._tag, "ProviderTimeout")
+      assert.strictEqual(late._tag === "ProviderTimeout" && late.afterMillis, 1000)
+      const timedOut = yield* Effect.flip(Upstream.fanOut("p", [1], 1000, (_, left) =>
+        Effect.fail(new ProviderTimeout({ provider: "p", afterMillis: left }))))
+      assert.strictEqual(timedOut.afterMillis, 1000)
     }))
 })

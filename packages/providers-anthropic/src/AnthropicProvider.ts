@@ -138,31 +138,19 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
         )
       })
 
-    const modelPages = (
-      after: string | undefined,
-      models: Array<ModelInfo>,
-      page: number
-    ): Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =>
-      Effect.flatMap(
-        upstream.exchange(
-          {
-            method: "GET",
-            path: `/v1/models?limit=${modelPageSize}${after === undefined ? "" : `&after_id=${encodeURIComponent(after)}`}`,
-            timeoutMillis: upstream.timeoutFor(undefined)
-          },
-          (text) => FromAnthropic.parseModelPage(name, text, redact)
-        ),
-        (result) => {
-          models.push(...result.models)
-          return result.next !== undefined && page < maxModelPages
-            ? modelPages(result.next, models, page + 1)
-            : Effect.succeed(models)
-        }
+    const modelPage = (after: string | undefined) =>
+      upstream.exchange(
+        {
+          method: "GET",
+          path: `/v1/models?limit=${modelPageSize}${after === undefined ? "" : `&after_id=${encodeURIComponent(after)}`}`,
+          timeoutMillis: upstream.timeoutFor(undefined)
+        },
+        (text) => FromAnthropic.parseModelPage(name, text, redact)
       )
 
     const listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> = configured !== undefined
       ? Effect.succeed(Provider.listedModels(name, configured))
-      : Effect.suspend(() => modelPages(undefined, [], 1))
+      : Upstream.allPages(modelPage, maxModelPages)
 
     return {
       name,

@@ -9,6 +9,7 @@
 import type { ChatResponse, ModelInfo, ToolCall, Usage } from "@switchyard/core/ChatSchema"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import type { Redactor } from "@switchyard/provider-http/Redact"
+import type { Page } from "@switchyard/provider-http/Upstream"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import { count, isRecord } from "@switchyard/provider-http/Wire"
 import * as Either from "effect/Either"
@@ -136,12 +137,6 @@ export const parseMessage = (
   return Either.left(UpstreamErrors.outputError(provider, "expected a message object with a content array", redact))
 }
 
-/** One page of `GET /v1/models`, and the id to ask the next page after. @internal */
-export interface ModelPage {
-  readonly models: ReadonlyArray<ModelInfo>
-  readonly next: string | undefined
-}
-
 /**
  * `GET /v1/models`: `{ data: [{ type: "model", id, display_name, created_at }], has_more,
  * first_id, last_id }` (https://platform.claude.com/docs/en/api/models-list). `created_at` (an
@@ -153,7 +148,7 @@ export const parseModelPage = (
   provider: string,
   text: string,
   redact: Redactor
-): Either.Either<ModelPage, ProviderError> => {
+): Either.Either<Page<ModelInfo>, ProviderError> => {
   const parsed = UpstreamErrors.parseJson(provider, text, "the model list", redact)
   if (Either.isLeft(parsed)) return Either.left(parsed.left)
   const value = parsed.right
@@ -166,6 +161,7 @@ export const parseModelPage = (
     const at = typeof entry.created_at === "string" ? Date.parse(entry.created_at) : NaN
     models.push({ id: entry.id, object: "model", created: Number.isNaN(at) ? 0 : Math.floor(at / 1000), owned_by: provider })
   }
+  // The next page is asked after the last id of this one.
   const next = value.has_more === true && typeof value.last_id === "string" ? value.last_id : undefined
-  return Either.right({ models, next })
+  return Either.right({ items: models, next })
 }

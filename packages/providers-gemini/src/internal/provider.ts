@@ -148,28 +148,16 @@ export const make = (endpoint: Endpoint): Provider.Provider => {
         ))
     }).pipe(Effect.mapError(Errors.withRetryInfo))
 
-  const modelPages = (
-    pageToken: string | undefined,
-    models: Array<ModelInfo>,
-    page: number
-  ): Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =>
-    Effect.flatMap(
-      Effect.flatMap(endpoint.authorize(upstream.timeoutFor(undefined)), (auth) =>
-        upstream.exchange(
-          { method: "GET", path: endpoint.modelsPath(pageToken), timeoutMillis: auth.timeoutMillis, headers: auth.headers },
-          (text) => FromGemini.parseModelPage(name, endpoint.modelsField, text, redact)
-        )),
-      (result) => {
-        models.push(...result.models)
-        return result.next !== undefined && page < maxModelPages
-          ? modelPages(result.next, models, page + 1)
-          : Effect.succeed(models)
-      }
-    )
+  const modelPage = (pageToken: string | undefined) =>
+    Effect.flatMap(endpoint.authorize(upstream.timeoutFor(undefined)), (auth) =>
+      upstream.exchange(
+        { method: "GET", path: endpoint.modelsPath(pageToken), timeoutMillis: auth.timeoutMillis, headers: auth.headers },
+        (text) => FromGemini.parseModelPage(name, endpoint.modelsField, text, redact)
+      ))
 
   const listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> = endpoint.configured !== undefined
     ? Effect.succeed(Provider.listedModels(name, endpoint.configured))
-    : Effect.suspend(() => modelPages(undefined, [], 1)).pipe(Effect.mapError(Errors.withRetryInfo))
+    : Upstream.allPages(modelPage, maxModelPages).pipe(Effect.mapError(Errors.withRetryInfo))
 
   return {
     name,

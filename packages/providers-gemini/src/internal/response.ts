@@ -11,6 +11,7 @@
 import type { ChatResponse, ModelInfo, ToolCall, Usage } from "@switchyard/core/ChatSchema"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import type { Redactor } from "@switchyard/provider-http/Redact"
+import type { Page } from "@switchyard/provider-http/Upstream"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import { count, isRecord } from "@switchyard/provider-http/Wire"
 import * as Either from "effect/Either"
@@ -224,12 +225,6 @@ export const parseResponse = (
       : Either.right(response)
   })
 
-/** One page of a model list, and the token of the next page. @internal */
-export interface ModelPage {
-  readonly models: ReadonlyArray<ModelInfo>
-  readonly next: string | undefined
-}
-
 /**
  * A model list page: `{ <field>: [{ name: "models/gemini-2.0-flash", ... }], nextPageToken }`
  * (`models` for the Gemini API, `publisherModels` with names `publishers/google/models/<id>` for
@@ -242,7 +237,7 @@ export const parseModelPage = (
   field: string,
   text: string,
   redact: Redactor
-): Either.Either<ModelPage, ProviderError> => {
+): Either.Either<Page<ModelInfo>, ProviderError> => {
   const parsed = UpstreamErrors.parseJson(provider, text, "the model list", redact)
   if (Either.isLeft(parsed)) return Either.left(parsed.left)
   const value = parsed.right
@@ -261,5 +256,5 @@ export const parseModelPage = (
     if (id !== "") models.push({ id, object: "model", created: 0, owned_by: provider })
   }
   const next = typeof value.nextPageToken === "string" && value.nextPageToken !== "" ? value.nextPageToken : undefined
-  return Either.right({ models, next })
+  return Either.right({ items: models, next })
 }
