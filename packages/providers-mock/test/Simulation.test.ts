@@ -317,3 +317,44 @@ describe("Simulation", () => {
     })
   })
 })
+
+describe("Simulation.embeddings", () => {
+  const norm = (v: ReadonlyArray<number>) => Math.sqrt(v.reduce((s, x) => s + x * x, 0))
+
+  it("one unit-length vector per input, the same for the same text, `dimensions` long (16 by default)", () => {
+    const answer = Simulation.embeddings({ model: "mock-embed", input: ["alpha", "beta", "alpha"] })
+    const [a1, b, a2] = answer.data.map((d) => d.embedding as ReadonlyArray<number>)
+    assert.strictEqual(a1!.length, 16)
+    assert.deepStrictEqual(a1, a2)
+    assert.notDeepEqual(a1, b)
+    for (const v of [a1!, b!]) assert.closeTo(norm(v), 1, 1e-9)
+    assert.deepStrictEqual(answer.data.map((d) => d.index), [0, 1, 2])
+    assert.strictEqual(Simulation.embeddings({ model: "m", input: "x", dimensions: 5 }).data[0]!.embedding.length, 5)
+  })
+
+  it("counts ceil(chars / 4) per text and one token per token id; base64 when asked", () => {
+    assert.deepStrictEqual(Simulation.embeddings({ model: "m", input: ["12345678", "1"] }).usage, { prompt_tokens: 3, total_tokens: 3 })
+    assert.deepStrictEqual(Simulation.embeddings({ model: "m", input: [[1, 2, 3], [4]] }).usage, { prompt_tokens: 4, total_tokens: 4 })
+    const floats = Simulation.embeddings({ model: "m", input: "x" }).data[0]!.embedding as ReadonlyArray<number>
+    const encoded = Simulation.embeddings({ model: "m", input: "x", encoding_format: "base64" }).data[0]!.embedding
+    assert.isString(encoded)
+    const bytes = Buffer.from(encoded as string, "base64")
+    assert.deepStrictEqual(
+      Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4)),
+      floats.map(Math.fround)
+    )
+  })
+})
+
+describe("Simulation.images", () => {
+  it("n PNGs in base64, or as data: URLs when response_format is url; the prompt as revised_prompt", () => {
+    const b64 = Simulation.images({ model: "mock-image", prompt: "a fox", n: 2 }, 1700000000)
+    assert.strictEqual(b64.created, 1700000000)
+    assert.strictEqual(b64.data.length, 2)
+    assert.strictEqual(Buffer.from(b64.data[0]!.b64_json!, "base64").subarray(1, 4).toString(), "PNG")
+    assert.strictEqual(b64.data[0]!.revised_prompt, "a fox")
+    const url = Simulation.images({ model: "mock-image", prompt: "a fox", response_format: "url" }, 0)
+    assert.match(url.data[0]!.url!, /^data:image\/png;base64,/)
+    assert.isUndefined(url.data[0]!.b64_json)
+  })
+})
