@@ -144,6 +144,19 @@ export const without = <O extends Operation>(
   parameters: { ...support.parameters, ...Object.fromEntries(unsupported.map((p) => [p, false])) }
 })
 
+/**
+ * A support table that states what is honoured: every parameter it does not name is not.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const honouring = <O extends Operation>(
+  operation: O,
+  stated: { readonly [P in Parameter<O>]?: Support }
+): OperationSupport<O>["parameters"] =>
+  Object.fromEntries(
+    parameters[operation].map((p) => [p, (stated as Readonly<Record<string, Support | undefined>>)[p] ?? false])
+  ) as OperationSupport<O>["parameters"]
+
 const isSet = (name: string, value: unknown) => value !== undefined && value !== null && neutral[name] !== value
 
 /**

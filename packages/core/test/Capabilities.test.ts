@@ -21,6 +21,16 @@ const narrow: Capabilities.OperationSupport<"chat"> = {
 
 const base = { model: "m", messages: [{ role: "user", content: "hi" }] }
 
+describe("Capabilities.honouring", () => {
+  it("states every parameter of the operation: what it names as given, the rest not honoured", () => {
+    const table = Capabilities.honouring("chat", { temperature: true, seed: Capabilities.partially("ints", Number.isInteger) })
+    assert.deepStrictEqual(Object.keys(table), [...Capabilities.parameters.chat])
+    assert.strictEqual(table.temperature, true)
+    assert.strictEqual(table.n, false)
+    assert.strictEqual(Capabilities.describeSupport(table.seed), "partial: ints")
+  })
+})
+
 describe("Capabilities.check", () => {
   const check = Capabilities.check("chat", narrow)
 

@@ -9,7 +9,6 @@ import * as EmbeddingSchema from "@switchyard/core/EmbeddingSchema"
 import type { EmbeddingRequest } from "@switchyard/core/EmbeddingSchema"
 import * as Gateway from "@switchyard/core/Gateway"
 import { ProviderStatusError } from "@switchyard/core/GatewayError"
-import * as Hooks from "@switchyard/core/Hooks"
 import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
 import * as RequestContext from "@switchyard/core/RequestContext"
 import type * as Routing from "@switchyard/core/Routing"
@@ -21,22 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-
-const gatewayWith = (
-  config: Routing.RoutingConfig,
-  providers: ReadonlyArray<TestProvider.TestProvider>,
-  hooks: Layer.Layer<Hooks.Hooks> = Hooks.layerNone
-) =>
-  Gateway.layer(config).pipe(
-    Layer.orDie,
-    Layer.provide(Layer.mergeAll(Layer.empty, ...providers.map((p) => p.layer))),
-    Layer.provide(Layer.merge(Gateway.defaults, hooks))
-  )
-
-const recordingHooks = () => {
-  const events: Array<Hooks.RequestEvent> = []
-  return { events, layer: Hooks.layer((event) => Effect.sync(() => void events.push(event))) }
-}
+import { gatewayWith, recordingHooks } from "./utils/gateways.js"
 
 /** A vector per input: its index and its length, so answers can be traced to inputs. */
 const embedder = (name: string) => (req: EmbeddingRequest) =>

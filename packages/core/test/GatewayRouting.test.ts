@@ -7,7 +7,6 @@ import type { ChatChunk, ChatRequest } from "@switchyard/core/ChatSchema"
 import * as Catalog from "@switchyard/core/Catalog"
 import * as Gateway from "@switchyard/core/Gateway"
 import { ProviderStatusError, ProviderUnreachable } from "@switchyard/core/GatewayError"
-import * as Hooks from "@switchyard/core/Hooks"
 import type * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import type * as Routing from "@switchyard/core/Routing"
@@ -21,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { gatewayWith, recordingHooks } from "./utils/gateways.js"
 
 const request = (content = "hi", extra: Partial<ChatRequest> = {}): ChatRequest => ({
   model: "gpt-4o",
@@ -36,23 +36,6 @@ const failing = (name: string, status: number, retryAfterMillis?: number) =>
     upstreamMessage: `status ${status}`,
     ...(retryAfterMillis !== undefined ? { retryAfterMillis } : {})
   })
-
-const gatewayWith = (
-  config: Routing.RoutingConfig,
-  providers: ReadonlyArray<TestProvider.TestProvider>,
-  extra: Layer.Layer<Hooks.Hooks> = Hooks.layerNone
-) =>
-  Gateway.layer(config).pipe(
-    Layer.orDie,
-    Layer.provide(Layer.mergeAll(Layer.empty, ...providers.map((p) => p.layer))),
-    Layer.provide(Layer.merge(Gateway.defaults, extra))
-  )
-
-/** A hooks layer that keeps every event. */
-const recordingHooks = () => {
-  const events: Array<Hooks.RequestEvent> = []
-  return { events, layer: Hooks.layer((event) => Effect.sync(() => void events.push(event))) }
-}
 
 const textOf = (chunks: ReadonlyArray<ChatChunk>) =>
   chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")

@@ -72,41 +72,28 @@ const nativeFields = ["top_k", "thinking", "output_config"] as const
 
 /**
  * What this mapping honours, for the gateway's unsupported-parameter policy: what is mapped
- * above is `true`, what is dropped `false`; Anthropic's own fields are the vendor fields.
+ * above is named, what is dropped is not; Anthropic's own fields are the vendor fields.
  *
  * @internal
  */
 export const support: Capabilities.OperationSupport<"chat"> = {
-  parameters: {
+  // Every parameter not named here is not honoured.
+  parameters: Capabilities.honouring("chat", {
     temperature: true,
     top_p: true,
     max_tokens: true,
     max_completion_tokens: true,
     stop: true,
-    n: false,
-    presence_penalty: false,
-    frequency_penalty: false,
-    seed: false,
     user: true,
     tools: true,
     tool_choice: true,
     // `false` is sent as `disable_parallel_tool_use`.
     parallel_tool_calls: true,
     response_format: Capabilities.partially("json_schema only", (format) => isRecord(format) && format.type === "json_schema"),
-    logprobs: false,
-    top_logprobs: false,
-    logit_bias: false,
     metadata: Capabilities.partially("user_id only", (metadata) =>
       isRecord(metadata) &&
-      Object.entries(metadata).every(([key, value]) => key === "user_id" && typeof value === "string")),
-    store: false,
-    service_tier: false,
-    reasoning_effort: false,
-    modalities: false,
-    audio: false,
-    prediction: false,
-    web_search_options: false
-  },
+      Object.entries(metadata).every(([key, value]) => key === "user_id" && typeof value === "string"))
+  }),
   vendorFields: nativeFields,
   forwardsUnknown: false
 }

@@ -45,7 +45,7 @@
  *
  * @internal
  */
-import type * as Capabilities from "@switchyard/core/Capabilities"
+import * as Capabilities from "@switchyard/core/Capabilities"
 import type { ChatRequest, Message } from "@switchyard/core/ChatSchema"
 import { isRecord } from "@switchyard/provider-http/Wire"
 import * as Wire from "@switchyard/provider-http/Wire"
@@ -81,38 +81,21 @@ const nativeFields = [
 
 /**
  * What this mapping honours, for the gateway's unsupported-parameter policy: what is mapped
- * above is `true`, what is dropped `false`; Converse's own fields are the vendor fields.
+ * above is named, what is dropped is not; Converse's own fields are the vendor fields.
  *
  * @internal
  */
 export const support: Capabilities.OperationSupport<"chat"> = {
-  parameters: {
+  // Every parameter not named here is not honoured.
+  parameters: Capabilities.honouring("chat", {
     temperature: true,
     top_p: true,
     max_tokens: true,
     max_completion_tokens: true,
     stop: true,
-    n: false,
-    presence_penalty: false,
-    frequency_penalty: false,
-    seed: false,
-    user: false,
     tools: true,
-    tool_choice: true,
-    parallel_tool_calls: false,
-    response_format: false,
-    logprobs: false,
-    top_logprobs: false,
-    logit_bias: false,
-    metadata: false,
-    store: false,
-    service_tier: false,
-    reasoning_effort: false,
-    modalities: false,
-    audio: false,
-    prediction: false,
-    web_search_options: false
-  },
+    tool_choice: true
+  }),
   vendorFields: nativeFields,
   forwardsUnknown: false
 }

@@ -17,7 +17,8 @@ const efforts: ReadonlySet<string> = new Set(["none", "minimal", "low", "medium"
 
 /** @internal */
 export const chat: Capabilities.OperationSupport<"chat"> = {
-  parameters: {
+  // Every parameter not named here is not honoured.
+  parameters: Capabilities.honouring("chat", {
     temperature: true,
     top_p: true,
     max_tokens: true,
@@ -27,32 +28,20 @@ export const chat: Capabilities.OperationSupport<"chat"> = {
     presence_penalty: true,
     frequency_penalty: true,
     seed: true,
-    user: false,
     tools: Capabilities.partially(
       "function tools (a tool's strict is not sent)",
       (tools) => Array.isArray(tools) && tools.every((tool) => isRecord(tool) && tool.type === "function")
     ),
     tool_choice: true,
-    parallel_tool_calls: false,
     response_format: Capabilities.partially(
       "json_object and json_schema (as responseMimeType and responseJsonSchema); text is the default",
       (format) => isRecord(format) && typeof format.type === "string" && responseFormats.has(format.type)
     ),
-    logprobs: false,
-    top_logprobs: false,
-    logit_bias: false,
-    metadata: false,
-    store: false,
-    service_tier: false,
     reasoning_effort: Capabilities.partially(
       "none, minimal, low, medium, high (as thinkingConfig)",
       (effort) => typeof effort === "string" && efforts.has(effort)
-    ),
-    modalities: false,
-    audio: false,
-    prediction: false,
-    web_search_options: false
-  },
+    )
+  }),
   vendorFields: nativeFields,
   forwardsUnknown: false
 }
