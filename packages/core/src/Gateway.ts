@@ -193,7 +193,10 @@ export const make = (config: Routing.RoutingConfig) =>
       let refusal: GatewayError | undefined
       let kept: Array<Candidate> | undefined
       plan.candidates.forEach((c, i) => {
-        const verdict = enforcers.get(c.provider.name)?.[operation]?.(request)
+        // Only a `reject` policy can refuse; the others are applied once, by `policed`.
+        const verdict = c.provider.unsupportedParams === "reject"
+          ? enforcers.get(c.provider.name)?.[operation]?.(request)
+          : undefined
         if (verdict?._tag === "Rejected") {
           refusal ??= verdict.error
           kept ??= plan.candidates.slice(0, i)

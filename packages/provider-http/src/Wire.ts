@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Usage } from "@switchyard/core/ChatSchema"
+import type { ToolCall, Usage } from "@switchyard/core/ChatSchema"
 
 /** @since 0.1.0 @category Guards */
 export const isRecord = (u: unknown): u is Record<string, unknown> =>
@@ -72,4 +72,47 @@ export const usageWithCache = (counts: {
     usage.prompt_tokens_details = { cached_tokens: cacheRead ?? 0, cache_creation_tokens: cacheWrite ?? 0 }
   }
   return usage
+}
+
+/**
+ * The canonical assistant message of a translated answer. `refusal` is set by adapters whose
+ * vendor refuses in its own way (a blocked prompt).
+ *
+ * @since 0.1.0 @category Answers
+ */
+// A type, not an interface, so that it fits the canonical message's index signature.
+export type Assistant = {
+  role: "assistant"
+  content: string | null
+  tool_calls?: Array<ToolCall>
+  refusal?: string
+  reasoning_content?: string
+}
+
+/**
+ * What a vendor's answer said, gathered from its content blocks in order.
+ *
+ * @since 0.1.0 @category Answers
+ */
+export interface AssistantParts {
+  readonly text: string
+  /** Whether any text block came: an answer of tool calls alone has `content: null`. */
+  readonly hasText: boolean
+  /** The model's thinking, when it showed any. */
+  readonly reasoning: string | undefined
+  readonly toolCalls: Array<ToolCall>
+}
+
+/**
+ * The assistant message of those parts: the text as `content` (`null` when the answer only
+ * calls tools, as OpenAI answers), the tool calls, the thinking as `reasoning_content` (the
+ * field OpenAI-compatible reasoning APIs use).
+ *
+ * @since 0.1.0 @category Answers
+ */
+export const assistantMessage = (parts: AssistantParts): Assistant => {
+  const message: Assistant = { role: "assistant", content: parts.hasText || parts.toolCalls.length === 0 ? parts.text : null }
+  if (parts.toolCalls.length > 0) message.tool_calls = parts.toolCalls
+  if (parts.reasoning !== undefined) message.reasoning_content = parts.reasoning
+  return message
 }

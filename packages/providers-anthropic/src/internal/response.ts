@@ -95,13 +95,7 @@ export const toChatResponse = (
       reasoning = (reasoning ?? "") + block.thinking
     }
   }
-  if (trimmedPrefill) text = text.trimStart()
-  const assistant: { role: "assistant"; content: string | null; tool_calls?: Array<ToolCall>; reasoning_content?: string } = {
-    role: "assistant",
-    content: hasText || toolCalls.length === 0 ? text : null
-  }
-  if (toolCalls.length > 0) assistant.tool_calls = toolCalls
-  if (reasoning !== undefined) assistant.reasoning_content = reasoning
+  const assistant = Wire.assistantMessage({ text: trimmedPrefill ? text.trimStart() : text, hasText, reasoning, toolCalls })
   const response: ChatResponse = {
     id: typeof message.id === "string" ? message.id : "",
     object: "chat.completion",

@@ -111,12 +111,7 @@ export const toChatResponse = (
       if (isRecord(reasoningText) && typeof reasoningText.text === "string") reasoning = (reasoning ?? "") + reasoningText.text
     }
   }
-  const assistant: { role: "assistant"; content: string | null; tool_calls?: Array<ToolCall>; reasoning_content?: string } = {
-    role: "assistant",
-    content: hasText || toolCalls.length === 0 ? text : null
-  }
-  if (toolCalls.length > 0) assistant.tool_calls = toolCalls
-  if (reasoning !== undefined) assistant.reasoning_content = reasoning
+  const assistant = Wire.assistantMessage({ text, hasText, reasoning, toolCalls })
   const completion: ChatResponse = {
     id,
     object: "chat.completion",

@@ -14,6 +14,7 @@ import type { Redactor } from "@switchyard/provider-http/Redact"
 import type { Page } from "@switchyard/provider-http/Upstream"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import { count, isRecord } from "@switchyard/provider-http/Wire"
+import * as Wire from "@switchyard/provider-http/Wire"
 import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
 
@@ -103,14 +104,6 @@ export const blockedPrompt = (feedback: Record<string, unknown>): string | undef
   return `The prompt was blocked (${feedback.blockReason})${message}`
 }
 
-type Assistant = {
-  role: "assistant"
-  content: string | null
-  tool_calls?: Array<ToolCall>
-  refusal?: string
-  reasoning_content?: string
-}
-
 /**
  * A candidate as a choice: its text parts joined as the content (`null` when it only calls
  * functions), its thought parts (`thought: true`, https://ai.google.dev/gemini-api/docs/thinking)
@@ -141,12 +134,9 @@ export const toChoice = (candidate: Record<string, unknown>, position: number): 
       }
     }
   }
-  const message: Assistant = { role: "assistant", content: hasText || toolCalls.length === 0 ? text : null }
-  if (toolCalls.length > 0) message.tool_calls = toolCalls
-  if (reasoning !== undefined) message.reasoning_content = reasoning
   return {
     index: typeof candidate.index === "number" ? candidate.index : position,
-    message,
+    message: Wire.assistantMessage({ text, hasText, reasoning, toolCalls }),
     finish_reason: finishReason(candidate.finishReason, toolCalls.length > 0)
   }
 }
@@ -171,7 +161,7 @@ export const toChatResponse = (
   } else {
     const refusal = isRecord(value.promptFeedback) ? blockedPrompt(value.promptFeedback) : undefined
     if (refusal === undefined) return undefined
-    const message: Assistant = { role: "assistant", content: null, refusal }
+    const message: Wire.Assistant = { role: "assistant", content: null, refusal }
     choices = [{ index: 0, message, finish_reason: "content_filter" }]
   }
   const response: ChatResponse = {
