@@ -10,6 +10,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
@@ -28,6 +29,7 @@ import * as Hooks from "./Hooks.js"
 import type { ImageRequest, ImageResponse } from "./ImageSchema.js"
 import * as LatencyStats from "./LatencyStats.js"
 import * as ModelDiscovery from "./ModelDiscovery.js"
+import type * as Passthrough from "./Passthrough.js"
 import * as Plugins from "./Plugins.js"
 import type { CallOptions, Provider } from "./Provider.js"
 import * as ProviderRegistry from "./ProviderRegistry.js"
@@ -78,6 +80,34 @@ export interface Result<A> {
   readonly variant?: string | undefined
 }
 
+/**
+ * A chat request a client sent in its own wire format: `native` as it came, `canonical` its
+ * translation. A candidate whose provider speaks the format is sent `native` (with the routed
+ * model); any other is sent `canonical`.
+ *
+ * @since 0.1.0 @category Models
+ */
+export interface Relay {
+  readonly canonical: ChatRequest
+  readonly native: Passthrough.Request
+}
+
+/**
+ * How a relayed request was answered: by translation (`result`, in canonical shapes) or by a
+ * provider that speaks the client's format (`answer`, its bytes as they came).
+ *
+ * @since 0.1.0 @category Models
+ */
+export type Relayed<Translated, Forwarded> =
+  | { readonly _tag: "Translated"; readonly result: Translated }
+  | {
+    readonly _tag: "Forwarded"
+    readonly answer: Forwarded
+    readonly provider: string
+    readonly attempts: number
+    readonly variant?: string | undefined
+  }
+
 /** @since 0.1.0 @category Models */
 export interface Service {
   readonly chat: (req: ChatRequest, ctx?: RequestContext.RequestContext) => Effect.Effect<ChatResult, GatewayError>
@@ -91,6 +121,22 @@ export interface Service {
     ctx?: RequestContext.RequestContext
   ) => Effect.Effect<StreamResult, GatewayError, Scope.Scope>
   /**
+   * `chat` for a request in the client's own wire format, forwarded unchanged to the candidates
+   * that speak it (when no plugin reads bodies) and translated for the others.
+   */
+  readonly relay: (
+    req: Relay,
+    ctx?: RequestContext.RequestContext
+  ) => Effect.Effect<Relayed<ChatResult, Passthrough.Answer>, GatewayError>
+  /**
+   * `chatStream` likewise. A forwarded stream is not continued by mid-stream failover: its
+   * bytes cannot be spliced with another provider's.
+   */
+  readonly relayStream: (
+    req: Relay,
+    ctx?: RequestContext.RequestContext
+  ) => Effect.Effect<Relayed<StreamResult, Passthrough.StreamAnswer<GatewayError>>, GatewayError, Scope.Scope>
+  /**
    * Embeddings, routed like a chat request (the strategy sees the inputs that are text as the
    * user's prompt) among the candidates whose provider makes embeddings.
    */
@@ -103,6 +149,15 @@ export interface Service {
     req: ImageRequest,
     ctx?: RequestContext.RequestContext
   ) => Effect.Effect<Result<ImageResponse>, GatewayError>
+  /**
+   * A vendor's token count of a request in its own format, for `model`, routed like chat among
+   * the candidates whose provider speaks that format: only the vendor's API can count its tokens.
+   */
+  readonly countTokens: (
+    model: string,
+    native: Passthrough.Request,
+    ctx?: RequestContext.RequestContext
+  ) => Effect.Effect<Result<Passthrough.Answer>, GatewayError>
   /** What each registered provider honours, and its policy for the rest. */
   readonly capabilities: ReadonlyArray<Capabilities.ProviderRow>
   /**
@@ -188,13 +243,14 @@ export const make = (config: Routing.RoutingConfig) =>
     const admit = <A extends Readonly<Record<string, unknown>>>(
       operation: Capabilities.Operation,
       plan: Plan,
-      request: A
+      request: A,
+      exempt?: (provider: Provider) => boolean
     ): Effect.Effect<Plan, GatewayError> => {
       let refusal: GatewayError | undefined
       let kept: Array<Candidate> | undefined
       plan.candidates.forEach((c, i) => {
         // Only a `reject` policy can refuse; the others are applied once, by `policed`.
-        const verdict = c.provider.unsupportedParams === "reject"
+        const verdict = c.provider.unsupportedParams === "reject" && exempt?.(c.provider) !== true
           ? enforcers.get(c.provider.name)?.[operation]?.(request)
           : undefined
         if (verdict?._tag === "Rejected") {
@@ -231,19 +287,27 @@ export const make = (config: Routing.RoutingConfig) =>
       )
     }
 
-    const prepare = (req: ChatRequest, ctx: RequestContext.RequestContext) =>
+    /** Whether a candidate is sent the client's request as it came rather than its translation. */
+    const forwards = (native: Passthrough.Request | undefined, provider: Provider): boolean =>
+      native !== undefined && !plugins.readsBodies && provider.passthrough?.format === native.format
+
+    /** Candidates that will be sent `native` as it came are not checked against the canonical request. */
+    const prepare = (req: ChatRequest, ctx: RequestContext.RequestContext, native: Passthrough.Request | undefined) =>
       plugins.beforeRequest({ ...req, model: Routing.resolveAlias(routing, req.model) }, ctx).pipe(
         Effect.flatMap((prepared) =>
           Effect.flatMap(planner(prepared, ctx), (plan) => {
             const upstream = plan.model === prepared.model ? prepared : { ...prepared, model: plan.model }
-            return Effect.map(admit("chat", plan, upstream), (admitted) => ({ plan: admitted, upstream }))
+            return Effect.map(
+              admit("chat", plan, upstream, (provider) => forwards(native, provider)),
+              (admitted) => ({ plan: admitted, upstream })
+            )
           })
         )
       )
 
     const account = (
       ctx: RequestContext.RequestContext,
-      operation: Capabilities.Operation,
+      operation: Hooks.Operation,
       model: string,
       stream: boolean,
       served: Candidate | undefined,
@@ -275,32 +339,88 @@ export const make = (config: Routing.RoutingConfig) =>
 
     const onError = (ctx: RequestContext.RequestContext) => (error: GatewayError) => plugins.onError(error, ctx)
 
-    const chat: Service["chat"] = (req, ctx = RequestContext.make()) => {
+    const forwarded = <F>(answer: F, trace: Router.Trace, served: Candidate): Relayed<never, F> => ({
+      _tag: "Forwarded",
+      answer,
+      provider: served.provider.name,
+      attempts: trace.attempts,
+      variant: served.label
+    })
+
+    /** The answer of one non-streaming attempt, before the after-response plugins. */
+    type Answered =
+      | { readonly _tag: "Translated"; readonly response: ChatResponse }
+      | { readonly _tag: "Forwarded"; readonly answer: Passthrough.Answer }
+
+    const relayWith = (
+      req: ChatRequest,
+      native: Passthrough.Request | undefined,
+      ctx: RequestContext.RequestContext = RequestContext.make()
+    ): Effect.Effect<Relayed<ChatResult, Passthrough.Answer>, GatewayError> => {
       const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
       let served: Candidate | undefined
       let usage: Usage | undefined
-      return prepare(req, ctx).pipe(
+      return prepare(req, ctx, native).pipe(
         Effect.flatMap(({ plan, upstream }) =>
-          router.run(plan, (c, options) => policed("chat", c, upstream, ctx, trace, (r) => c.provider.chat(r, options)), trace)
+          router.run(
+            plan,
+            (c, options): Effect.Effect<Answered, GatewayError> =>
+              forwards(native, c.provider)
+                ? Effect.map(c.provider.passthrough!.forward(native!, upstream.model, options), (answer) => ({ _tag: "Forwarded", answer }))
+                : Effect.map(
+                  policed("chat", c, upstream, ctx, trace, (r) => c.provider.chat(r, options)),
+                  (response) => ({ _tag: "Translated", response })
+                ),
+            trace
+          )
         ),
-        Effect.flatMap((result) => {
-          served = result.candidate
-          return plugins.afterResponse(result.value, ctx)
-        }),
-        Effect.map((response): ChatResult => {
-          usage = response.usage
-          return { response, provider: served!.provider.name, attempts: trace.attempts, variant: served!.label }
+        Effect.flatMap(({ candidate, value }): Effect.Effect<Relayed<ChatResult, Passthrough.Answer>, GatewayError> => {
+          served = candidate
+          if (value._tag === "Forwarded") {
+            usage = value.answer.usage
+            return Effect.succeed(forwarded(value.answer, trace, candidate))
+          }
+          return Effect.map(plugins.afterResponse(value.response, ctx), (response) => {
+            usage = response.usage
+            return {
+              _tag: "Translated",
+              result: { response, provider: candidate.provider.name, attempts: trace.attempts, variant: candidate.label }
+            }
+          })
         }),
         Effect.tapError(onError(ctx)),
         Effect.onExit((exit) => account(ctx, "chat", req.model, false, served, trace, exit, usage))
       )
     }
 
-    const chatStream: Service["chatStream"] = (req, ctx = RequestContext.make()) => {
+    const relay: Service["relay"] = (req, ctx) => relayWith(req.canonical, req.native, ctx)
+
+    // Without a native request, every answer is translated.
+    const chat: Service["chat"] = (req, ctx) =>
+      Effect.map(relayWith(req, undefined, ctx), (relayed) => (relayed as { readonly result: ChatResult }).result)
+
+    /** A streaming attempt's opened answer: canonical chunks, or the upstream's own bytes. */
+    type Opened =
+      | { readonly _tag: "Translated"; readonly opened: StreamFailover.Opened }
+      | { readonly _tag: "Forwarded"; readonly answer: Passthrough.StreamAnswer }
+
+    const openForwarded = (provider: Provider, native: Passthrough.Request, model: string, options: CallOptions) =>
+      Effect.flatMap(provider.passthrough!.forwardStream(native, model, options), (answer) =>
+        Effect.flatMap(Streaming.awaitFirstPull(answer.pull), (first): Effect.Effect<Opened, GatewayError> =>
+          Option.isNone(first)
+            ? Effect.fail(streamEnded(provider))
+            : Effect.succeed({ _tag: "Forwarded", answer: { ...answer, pull: first.value } })))
+
+    const relayStreamWith = (
+      req: ChatRequest,
+      native: Passthrough.Request | undefined,
+      ctx: RequestContext.RequestContext = RequestContext.make()
+    ): Effect.Effect<Relayed<StreamResult, Passthrough.StreamAnswer<GatewayError>>, GatewayError, Scope.Scope> => {
       const clientWantsUsage = req.stream_options?.include_usage === true
       const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
       let served: Candidate | undefined
       let usage: Usage | undefined
+      let usageOf: (() => Usage | undefined) | undefined
       let failovers = 0
       // Usage is always requested upstream, for accounting; the client sees it only if it asked.
       const observe = (chunks: Chunk.Chunk<ChatChunk>): Chunk.Chunk<ChatChunk> => {
@@ -322,9 +442,12 @@ export const make = (config: Routing.RoutingConfig) =>
       }
       /** How the stream ended, read when the request's scope closes (unset: cut short). */
       let ended: Exit.Exit<void, GatewayError> | undefined
-      const observed = (pull: Streaming.Pull<ChatChunk, GatewayError>): Streaming.Pull<ChatChunk, GatewayError> =>
+      const observed = <A>(
+        pull: Streaming.Pull<A, GatewayError>,
+        look: (chunks: Chunk.Chunk<A>) => Chunk.Chunk<A>
+      ): Streaming.Pull<A, GatewayError> =>
         Effect.matchEffect(pull, {
-          onSuccess: (chunks) => Effect.succeed(observe(chunks)),
+          onSuccess: (chunks) => Effect.succeed(look(chunks)),
           onFailure: (failure): Effect.Effect<never, Option.Option<GatewayError>> => {
             if (Option.isNone(failure)) {
               ended = Exit.void
@@ -338,50 +461,82 @@ export const make = (config: Routing.RoutingConfig) =>
         Scope.addFinalizer(
           scope,
           Effect.suspend(() =>
-            account(ctx, "chat", req.model, true, served, trace, ended ?? Exit.interrupt(FiberId.none), usage, failovers)
+            account(ctx, "chat", req.model, true, served, trace, ended ?? Exit.interrupt(FiberId.none), usageOf?.() ?? usage, failovers)
           )
         ))
-      return prepare(req, ctx).pipe(
+      return prepare(req, ctx, native).pipe(
         Effect.flatMap(({ plan, upstream }) => {
           const withUsage: ChatRequest = { ...upstream, stream: true, stream_options: { ...upstream.stream_options, include_usage: true } }
           const open = (c: Candidate, request: ChatRequest, options: CallOptions) =>
             policed("chat", c, request, ctx, trace, (r) => openAttempt(c.provider, r, options, midStreamFailover))
-          return Effect.flatMap(router.run(plan, (c, options) => open(c, withUsage, options), trace), (first) => {
-            served = first.candidate
-            return midStreamFailover
-              ? StreamFailover.continuing({
-                router,
-                plan,
-                trace,
-                request: withUsage,
-                served: first,
-                open,
-                onFailover: () => void failovers++
-              })
-              : Effect.succeed(router.watch(first.value.pull, first.candidate))
-          })
+          return Effect.flatMap(
+            router.run(
+              plan,
+              (c, options): Effect.Effect<Opened, GatewayError, Scope.Scope> =>
+                forwards(native, c.provider)
+                  ? openForwarded(c.provider, native!, upstream.model, options)
+                  : Effect.map(open(c, withUsage, options), (opened) => ({ _tag: "Translated", opened })),
+              trace
+            ),
+            ({ candidate, value }): Effect.Effect<Relayed<Streaming.Pull<ChatChunk, GatewayError>, Passthrough.StreamAnswer<GatewayError>>, never, Scope.Scope> => {
+              served = candidate
+              if (value._tag === "Forwarded") {
+                usageOf = value.answer.usage
+                const pull = observed(router.watch(value.answer.pull, candidate), identity)
+                return Effect.succeed(forwarded({ ...value.answer, pull }, trace, candidate))
+              }
+              const translated = midStreamFailover
+                ? StreamFailover.continuing({
+                  router,
+                  plan,
+                  trace,
+                  request: withUsage,
+                  served: { candidate, value: value.opened },
+                  open,
+                  onFailover: () => void failovers++
+                })
+                : Effect.succeed(router.watch(value.opened.pull, candidate))
+              return Effect.map(translated, (result) => ({ _tag: "Translated", result }))
+            }
+          )
         }),
         Effect.tapError(onError(ctx)),
         Effect.tapErrorCause((cause) => account(ctx, "chat", req.model, true, served, trace, Exit.failCause(cause), undefined)),
-        Effect.flatMap((pull) => {
-          const chunks = observed(pull)
+        Effect.flatMap((relayed): Effect.Effect<Relayed<StreamResult, Passthrough.StreamAnswer<GatewayError>>, never, Scope.Scope> => {
+          if (relayed._tag === "Forwarded") return Effect.as(accountOnClose, relayed)
+          const chunks = observed(relayed.result, observe)
           return Effect.as(accountOnClose, {
-            provider: served!.provider.name,
-            attempts: trace.attempts,
-            variant: served!.label,
-            pull: chunks,
-            stream: Streaming.toStream(chunks)
+            _tag: "Translated" as const,
+            result: {
+              provider: served!.provider.name,
+              attempts: trace.attempts,
+              variant: served!.label,
+              pull: chunks,
+              stream: Streaming.toStream(chunks)
+            }
           })
         })
       )
     }
 
+    const relayStream: Service["relayStream"] = (req, ctx) => relayStreamWith(req.canonical, req.native, ctx)
+
+    const chatStream: Service["chatStream"] = (req, ctx) =>
+      Effect.map(relayStreamWith(req, undefined, ctx), (relayed) => (relayed as { readonly result: StreamResult }).result)
+
     /**
      * A non-streaming operation other than chat: planned by the strategy over a chat view of
      * the request, among the candidates whose provider implements it.
      */
+    /** What a provider that cannot serve an operation is said to lack. */
+    const lacks = {
+      embeddings: "not make embeddings",
+      images: "not make images",
+      count_tokens: "not speak the API whose token count was asked for"
+    }
+
     const unary = <A extends { readonly model: string }, B>(
-      operation: "embeddings" | "images",
+      operation: "embeddings" | "images" | "count_tokens",
       implementation: (provider: Provider) => ((req: A, options?: CallOptions) => Effect.Effect<B, GatewayError>) | undefined,
       view: (req: A) => ChatRequest,
       usageOf: (response: B) => Usage | undefined
@@ -400,11 +555,15 @@ export const make = (config: Routing.RoutingConfig) =>
             return Effect.fail(
               new ModelNotFound({
                 model: req.model,
-                reason: `The model '${req.model}' is served by ${names}, which ${plan.candidates.length === 1 ? "does" : "do"} not make ${operation}`
+                reason: `The model '${req.model}' is served by ${names}, which ${plan.candidates.length === 1 ? "does" : "do"} ${lacks[operation]}`
               })
             )
           }
           const upstream = plan.model === request.model ? request : { ...request, model: plan.model }
+          // A vendor's own request (token counting) goes as it came: there is nothing to police.
+          if (operation === "count_tokens") {
+            return router.run({ ...plan, candidates: able }, (c, options) => implementation(c.provider)!(upstream, options), trace)
+          }
           return Effect.flatMap(admit(operation, { ...plan, candidates: able }, upstream), (admitted) =>
             router.run(
               admitted,
@@ -452,6 +611,15 @@ export const make = (config: Routing.RoutingConfig) =>
         }
     )
 
+    const countTokens: Service["countTokens"] = (model, native, ctx) =>
+      unary(
+        "count_tokens",
+        (p): ((req: { readonly model: string }, options?: CallOptions) => Effect.Effect<Passthrough.Answer, GatewayError>) | undefined =>
+          p.passthrough?.format === native.format ? (req, options) => p.passthrough!.forward(native, req.model, options) : undefined,
+        (req) => ({ model: req.model, messages: [{ role: "user", content: "" }] }),
+        () => undefined
+      )({ model }, ctx)
+
     const aliases = Object.keys(config.aliases ?? {}).map((id): ModelInfo => ({
       id,
       object: "model",
@@ -462,7 +630,7 @@ export const make = (config: Routing.RoutingConfig) =>
 
     const capabilities = registry.all().map(Capabilities.rowFor)
 
-    return Gateway.of({ chat, chatStream, embed, image, capabilities, models })
+    return Gateway.of({ chat, chatStream, relay, relayStream, countTokens, embed, image, capabilities, models })
   })
 
 /** What a gateway needs besides its configuration. @since 0.1.0 @category Models */

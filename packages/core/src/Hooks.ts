@@ -9,14 +9,17 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
-import type { Operation } from "./Capabilities.js"
+import type * as Capabilities from "./Capabilities.js"
 import type { Usage } from "./ChatSchema.js"
+
+/** What a request asked for. @since 0.1.0 @category Models */
+export type Operation = Capabilities.Operation | "count_tokens"
 
 /** @since 0.1.0 @category Models */
 export interface RequestEvent {
   readonly requestId: string
   readonly ingress: string
-  /** `chat` (streamed or not), `embeddings` or `images`. */
+  /** `chat` (streamed or not), `embeddings`, `images`, or `count_tokens` (a vendor's own token count). */
   readonly operation: Operation
   readonly model: string
   /** The provider that answered (for a stream, the one that sent the first chunk). */

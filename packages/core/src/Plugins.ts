@@ -25,6 +25,11 @@ export interface Plugin {
 /** @since 0.1.0 @category Models */
 export interface Service {
   readonly plugins: ReadonlyArray<Plugin>
+  /**
+   * Whether a plugin reads or rewrites requests or responses: then every request is
+   * translated to the canonical format, never forwarded as it came (`Passthrough`).
+   */
+  readonly readsBodies: boolean
   readonly beforeRequest: (req: ChatRequest, ctx: RequestContext) => Effect.Effect<ChatRequest, GatewayError>
   readonly afterResponse: (res: ChatResponse, ctx: RequestContext) => Effect.Effect<ChatResponse, GatewayError>
   readonly onError: (error: GatewayError, ctx: RequestContext) => Effect.Effect<void>
@@ -45,6 +50,7 @@ export const make = (plugins: ReadonlyArray<Plugin>): Service => {
   const observers = plugins.flatMap((p) => (p.onError ? [p.onError] : []))
   return Plugins.of({
     plugins,
+    readsBodies: plugins.some((p) => p.beforeRequest !== undefined || p.afterResponse !== undefined),
     beforeRequest: chain(plugins.flatMap((p) => (p.beforeRequest ? [p.beforeRequest] : []))),
     afterResponse: chain(plugins.flatMap((p) => (p.afterResponse ? [p.afterResponse] : []))),
     onError: observers.length === 0

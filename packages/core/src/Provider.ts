@@ -12,6 +12,7 @@ import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "./ChatSche
 import type { EmbeddingRequest, EmbeddingResponse } from "./EmbeddingSchema.js"
 import type { ProviderError } from "./GatewayError.js"
 import type { ImageRequest, ImageResponse } from "./ImageSchema.js"
+import type { Passthrough } from "./Passthrough.js"
 import * as Streaming from "./Streaming.js"
 
 /**
@@ -54,6 +55,11 @@ export interface Provider {
   /** Image generation, when the vendor has it; answered in OpenAI's shape. */
   readonly image?: (req: ImageRequest, options?: CallOptions) => Effect.Effect<ImageResponse, ProviderError>
   readonly listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
+  /**
+   * The wire format the vendor speaks, for clients that speak it too: their requests are
+   * forwarded as they came (the fast path) instead of being translated.
+   */
+  readonly passthrough?: Passthrough | undefined
   /**
    * Which canonical parameters the vendor honours, per operation. Absent: everything it is sent
    * (nothing is checked).

@@ -13,6 +13,7 @@
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import type { Passthrough } from "./Passthrough.js"
 import type { Capabilities, Policy } from "./Capabilities.js"
 import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Usage } from "./ChatSchema.js"
 import type { EmbeddingRequest, EmbeddingResponse } from "./EmbeddingSchema.js"
@@ -73,6 +74,8 @@ export interface Options {
   readonly image?: (req: ImageRequest) => Effect.Effect<ImageResponse, ProviderError>
   readonly capabilities?: Capabilities
   readonly unsupportedParams?: Policy
+  /** The wire format the provider speaks natively, for requests the gateway forwards as they came. */
+  readonly passthrough?: Passthrough
 }
 
 /** @since 0.1.0 @category Models */
@@ -112,7 +115,8 @@ export const make = (options: Options): TestProvider => {
     ...(options.embed === undefined ? {} : { embed: recording(options.embed) }),
     ...(options.image === undefined ? {} : { image: recording(options.image) }),
     capabilities: options.capabilities,
-    unsupportedParams: options.unsupportedParams
+    unsupportedParams: options.unsupportedParams,
+    passthrough: options.passthrough
   }
   return { provider, received, receivedOther, layer: ProviderRegistry.register(Effect.succeed(provider)) }
 }

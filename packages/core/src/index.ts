@@ -17,6 +17,8 @@ export * as ImageSchema from "./ImageSchema.js"
 /** @since 0.1.0 */
 export * as ModelDiscovery from "./ModelDiscovery.js"
 /** @since 0.1.0 */
+export * as Passthrough from "./Passthrough.js"
+/** @since 0.1.0 */
 export * as Plugins from "./Plugins.js"
 /** @since 0.1.0 */
 export * as Provider from "./Provider.js"

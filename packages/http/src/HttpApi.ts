@@ -26,11 +26,17 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as HttpErrors from "./HttpErrors.js"
 import * as RequestId from "./internal/requestId.js"
+import * as AnthropicRoutes from "./internal/anthropicRoutes.js"
+import * as GeminiRoutes from "./internal/geminiRoutes.js"
+import * as Ingress from "./internal/ingress.js"
+import * as Respond from "./internal/respond.js"
+import * as Completions from "./formats/Completions.js"
+import * as Responses from "./formats/Responses.js"
 import * as Sse from "./internal/sse.js"
+import * as Codec from "./formats/Codec.js"
 import * as RequestBody from "./RequestBody.js"
 
 /** @since 0.1.0 @category Models */
@@ -42,18 +48,7 @@ export interface Options {
 /** @since 0.1.0 @category Constants */
 export const defaultMaxBodyBytes: number = 10 * 1024 * 1024
 
-const errorResponse = (cause: Cause.Cause<unknown>, requestId: string, attempts = 0) =>
-  Cause.isInterruptedOnly(cause)
-    // The client is gone (or the server is stopping): there is no one to answer.
-    ? Effect.failCause(cause as Cause.Cause<never>)
-    : Effect.map(
-      HttpErrors.describeCauseLogged(cause, requestId),
-      (info) =>
-        HttpErrors.openAiResponse(
-          info,
-          attempts > 0 ? { "x-request-id": requestId, "x-switchyard-attempts": String(attempts) } : { "x-request-id": requestId }
-        )
-    )
+const { json, routingHeaders } = Respond
 
 /**
  * Wraps a route body: builds the request's `RequestContext` (its id from a sane incoming
@@ -69,56 +64,11 @@ export const handler = <E, R>(
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
   ingress = "openai"
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | HttpServerRequest.HttpServerRequest> =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-    const trace: RequestContext.RoutingTrace = { attempts: 0 }
-    const ctx = RequestContext.make({
-      requestId: RequestId.fromHeaders(request.headers),
-      ingress,
-      startedAt: Date.now(),
-      headers: request.headers,
-      trace
-    })
-    return Effect.catchAllCause(body(request, ctx), (cause) => errorResponse(cause, ctx.requestId, trace.attempts))
-  })
+  Respond.handler(body, ingress, HttpErrors.openAi)
 
-/** A decoder of a JSON body into a request schema, failing with the bad field's path. */
-const decoder = <A, I>(schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decodeUnknownEither(schema)
-  return (json: unknown): Effect.Effect<A, InvalidRequest> => {
-    if (typeof json !== "object" || json === null || Array.isArray(json)) {
-      return Effect.fail(new InvalidRequest({ message: "The request body must be a JSON object." }))
-    }
-    const decoded = decode(json)
-    return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(HttpErrors.fromParseError(decoded.left))
-  }
-}
+const { decoder } = Codec
 
 const decodeChat = decoder(ChatRequest)
-
-/** The body as a string, which Node encodes while writing it, with its length in bytes. */
-const json = (body: unknown, headers: Record<string, string>) => {
-  const text = JSON.stringify(body)
-  return HttpServerResponse.raw(text, { contentType: "application/json", contentLength: Buffer.byteLength(text), headers })
-}
-
-/**
- * Which provider answered, after how many upstream calls, the ab-test variant, and what was
- * left out because that provider does not honour it.
- */
-const routingHeaders = (
-  ctx: RequestContext.RequestContext,
-  result: { readonly provider: string; readonly attempts: number; readonly variant?: string | undefined }
-): Record<string, string> => {
-  const headers: Record<string, string> = {
-    "x-request-id": ctx.requestId,
-    "x-switchyard-provider": result.provider,
-    "x-switchyard-attempts": String(result.attempts)
-  }
-  if (result.variant !== undefined) headers["x-switchyard-variant"] = result.variant
-  const dropped = ctx.trace?.dropped
-  if (dropped !== undefined) headers["x-switchyard-dropped-params"] = dropped.join(", ")
-  return headers
-}
 
 const chatJson = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
   Effect.map(gateway.chat(req, ctx), (result) => json(result.response, routingHeaders(ctx, result)))
@@ -130,12 +80,11 @@ const chatJson = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContex
  */
 const chatSse = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
   Effect.map(gateway.chatStream(req, ctx), (result) =>
-    HttpServerResponse.stream(
-      Sse.encode(result.pull, (cause) => Effect.map(HttpErrors.describeCauseLogged(cause, ctx.requestId), HttpErrors.openAi)),
-      {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", ...routingHeaders(ctx, result) }
-      }
+    Respond.eventStream(
+      result.pull,
+      { frame: Sse.dataEvents, end: Sse.done, error: (info) => Codec.event(undefined, HttpErrors.openAi(info)) },
+      ctx,
+      routingHeaders(ctx, result)
     ))
 
 const chatCompletions = (maxBodyBytes: number) =>
@@ -175,6 +124,33 @@ const embeddings = (maxBodyBytes: number) =>
 const imageGenerations = (maxBodyBytes: number) =>
   unary(maxBodyBytes, decoder(ImageRequest), (gateway, req, ctx) => gateway.image(req, ctx))
 
+/** `/v1/responses` and `/v1/completions`: formats only translation serves. */
+const translatedChat = (
+  maxBodyBytes: number,
+  decode: (json: unknown) => Either.Either<ChatRequest, InvalidRequest>,
+  format: (json: Readonly<Record<string, unknown>>) => Ingress.Format
+) =>
+  handler((request, ctx) =>
+    Effect.flatMap(RequestBody.readJson(request, maxBodyBytes), (json) =>
+      Effect.flatMap(decode(json), (req) => Ingress.chat(format(json as Record<string, unknown>), req, ctx)))
+  )
+
+const responses = (maxBodyBytes: number) =>
+  translatedChat(maxBodyBytes, Responses.decodeRequest, (body) => ({
+    encodeResponse: (res) => Responses.encodeResponse(res, body),
+    streamEncoder: () => Responses.streamEncoder(body)
+  }))
+
+const completions = (maxBodyBytes: number) =>
+  translatedChat(maxBodyBytes, Completions.decodeRequest, (body) => ({
+    encodeResponse: Completions.encodeResponse,
+    streamEncoder: () =>
+      Completions.streamEncoder(
+        typeof body.stream_options === "object" && body.stream_options !== null &&
+          (body.stream_options as Record<string, unknown>).include_usage === true
+      )
+  }))
+
 const capabilities = handler((_, ctx) =>
   Effect.map(Gateway.Gateway, (gateway) =>
     json({ object: "list", data: gateway.capabilities }, { "x-request-id": ctx.requestId }))
@@ -193,6 +169,7 @@ const health = handler((_, ctx) =>
 /** One route of the API. @since 0.1.0 @category Models */
 export interface Route {
   readonly method: "GET" | "POST"
+  /** The path, or a prefix of paths when it ends with `*` (the Gemini API's `models/{model}:{method}`). */
   readonly path: string
   readonly handler: Effect.Effect<
     HttpServerResponse.HttpServerResponse,
@@ -210,6 +187,15 @@ export const routes = (options?: Options): ReadonlyArray<Route> => {
   const maxBodyBytes = options?.maxBodyBytes ?? defaultMaxBodyBytes
   return [
     { method: "POST", path: "/v1/chat/completions", handler: chatCompletions(maxBodyBytes) },
+    { method: "POST", path: "/v1/completions", handler: completions(maxBodyBytes) },
+    { method: "POST", path: "/v1/responses", handler: responses(maxBodyBytes) },
+    { method: "POST", path: "/v1/messages", handler: AnthropicRoutes.messages(maxBodyBytes) },
+    { method: "POST", path: "/v1/messages/count_tokens", handler: AnthropicRoutes.countTokens(maxBodyBytes) },
+    ...GeminiRoutes.prefixes.map((prefix) => ({
+      method: "POST" as const,
+      path: `${prefix}*`,
+      handler: GeminiRoutes.models(maxBodyBytes)
+    })),
     { method: "POST", path: "/v1/embeddings", handler: embeddings(maxBodyBytes) },
     { method: "POST", path: "/v1/images/generations", handler: imageGenerations(maxBodyBytes) },
     { method: "GET", path: "/v1/models", handler: models },
@@ -278,13 +264,13 @@ export const fromRouter = <E, R>(
       if (Option.isSome(failure) && failure.value instanceof HttpServerError.RouteNotFound) {
         return Effect.succeed(noRoute(allowed, request))
       }
-      return errorResponse(cause, RequestId.fromHeaders(request.headers))
+      return Respond.errorResponse(cause, RequestId.fromHeaders(request.headers), 0, HttpErrors.openAi)
     }))
 }
 
 /**
  * The API as an `HttpApp`, requiring core's `Gateway`: serve it with `HttpServer.serve`. Routes
- * are found by one map lookup of method and path (the API has no path parameters), with the
+ * are found by one map lookup of method and path, else by the prefixes of the Gemini paths, with the
  * same 404 and 405 answers as `fromRouter`. The app is interruptible, so a client that
  * disconnects interrupts the request fiber and, through the request Scope, the upstream call
  * (the platform runs a handler uninterruptibly unless told otherwise).
@@ -294,10 +280,23 @@ export const fromRouter = <E, R>(
 export const make = (options?: Options): HttpApp.Default<never, Gateway.Gateway | Scope.Scope> => {
   const all = routes(options)
   const allowed = allowedMethods(all)
-  const table = new Map(all.map((route) => [`${route.method} ${route.path}`, route.handler]))
-  for (const route of all) {
+  const exact = all.filter((route) => !route.path.endsWith("*"))
+  const prefixed = all.filter((route) => route.path.endsWith("*")).map((route) => ({
+    ...route,
+    prefix: route.path.slice(0, -1)
+  }))
+  const table = new Map(exact.map((route) => [`${route.method} ${route.path}`, route.handler]))
+  for (const route of exact) {
     if (route.method === "GET") table.set(`HEAD ${route.path}`, route.handler)
   }
+  const find = (method: string, path: string) => {
+    const handler = table.get(`${method} ${path}`)
+    if (handler !== undefined) return handler
+    for (const route of prefixed) {
+      if (route.method === method && path.startsWith(route.prefix)) return route.handler
+    }
+    return undefined
+  }
   return Effect.interruptible(Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    table.get(`${request.method} ${pathOf(request.url)}`) ?? Effect.succeed(noRoute(allowed, request))))
+    find(request.method, pathOf(request.url)) ?? Effect.succeed(noRoute(allowed, request))))
 }

@@ -143,6 +143,15 @@ export const readText = (
   return readNode(source, declared, maxBytes)
 }
 
+const parseJson = (text: string): Effect.Effect<unknown, InvalidRequest> => {
+  if (text.length === 0) return Effect.fail(invalidJson("the body is empty"))
+  try {
+    return Effect.succeed(JSON.parse(text) as unknown)
+  } catch (e) {
+    return Effect.fail(invalidJson(e instanceof Error ? e.message : undefined))
+  }
+}
+
 /**
  * Reads and parses a JSON body.
  *
@@ -151,12 +160,15 @@ export const readText = (
 export const readJson = (
   request: HttpServerRequest.HttpServerRequest,
   maxBytes: number
-): Effect.Effect<unknown, RequestTooLarge | InvalidRequest, Scope.Scope> =>
-  Effect.flatMap(readText(request, maxBytes), (text) => {
-    if (text.length === 0) return Effect.fail(invalidJson("the body is empty"))
-    try {
-      return Effect.succeed(JSON.parse(text) as unknown)
-    } catch (e) {
-      return Effect.fail(invalidJson(e instanceof Error ? e.message : undefined))
-    }
-  })
+): Effect.Effect<unknown, RequestTooLarge | InvalidRequest, Scope.Scope> => Effect.flatMap(readText(request, maxBytes), parseJson)
+
+/**
+ * Reads and parses a JSON body, keeping its text (what a request forwarded as it came sends).
+ *
+ * @since 0.1.0 @category Reading
+ */
+export const readJsonWithText = (
+  request: HttpServerRequest.HttpServerRequest,
+  maxBytes: number
+): Effect.Effect<{ readonly text: string; readonly json: unknown }, RequestTooLarge | InvalidRequest, Scope.Scope> =>
+  Effect.flatMap(readText(request, maxBytes), (text) => Effect.map(parseJson(text), (json) => ({ text, json })))

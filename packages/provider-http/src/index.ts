@@ -1,4 +1,6 @@
 /** @since 0.1.0 */
+export * as Forwarding from "./Forwarding.js"
+/** @since 0.1.0 */
 export * as HttpTransport from "./HttpTransport.js"
 /** @since 0.1.0 */
 export * as Redact from "./Redact.js"

@@ -13,7 +13,9 @@ import type { ProviderError } from "@switchyard/core/GatewayError"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import type * as Streaming from "@switchyard/core/Streaming"
+import * as Forwarding from "@switchyard/provider-http/Forwarding"
 import * as Upstream from "@switchyard/provider-http/Upstream"
+import { isRecord } from "@switchyard/provider-http/Wire"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -64,6 +66,12 @@ export interface Options {
    * (the gateway's default), `drop` or `reject`.
    */
   readonly unsupportedParams?: Capabilities.Policy
+  /**
+   * Whether requests from clients that speak the vendor's own format are forwarded as they came
+   * (the fast path: unknown fields kept both ways). Default true; false translates them like
+   * any other request.
+   */
+  readonly passthrough?: boolean | undefined
 }
 
 const defaultBaseUrl = "https://api.anthropic.com"
@@ -138,6 +146,34 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
         )
       })
 
+    /**
+     * A client's own Messages request: its `anthropic-version` and `anthropic-beta` replace the
+     * configured ones, so the upstream answers in the dialect the client asked for.
+     */
+    const passthrough = Forwarding.make(upstream, {
+      format: "anthropic",
+      request: (request, model, timeoutMillis) =>
+        Effect.succeed({
+          method: "POST",
+          path: `/v1/${request.operation}`,
+          body: Forwarding.withModel(request, model),
+          timeoutMillis,
+          headers: request.headers
+        }),
+      usage: (answer) => FromAnthropic.usageOf(answer.usage),
+      // https://platform.claude.com/docs/en/build-with-claude/streaming: input counts in
+      // message_start's message, the output (cumulative) in message_delta.
+      streamUsage: {
+        marker: "\"usage\"",
+        read: (start, delta) =>
+          FromAnthropic.usageOf({
+            ...(isRecord(start.message) && isRecord(start.message.usage) ? start.message.usage : {}),
+            ...(isRecord(delta.usage) ? delta.usage : {})
+          })
+      },
+      endMarker: "event: message_stop"
+    })
+
     const modelPage = (after: string | undefined) =>
       upstream.exchange(
         {
@@ -160,6 +196,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       chatStream: Provider.streamFromOpen(openStream),
       openStream,
       listModels,
+      passthrough: options.passthrough === false ? undefined : passthrough,
       capabilities: { chat: ToAnthropic.support },
       unsupportedParams: options.unsupportedParams,
       supportsPrefill: options.prefill ?? true,

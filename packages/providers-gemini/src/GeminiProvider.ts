@@ -58,6 +58,12 @@ export interface Options {
    * `warn` (the default), `drop` or `reject`.
    */
   readonly unsupportedParams?: Capabilities.Policy | undefined
+  /**
+   * Whether requests from clients that speak the vendor's own format are forwarded as they came
+   * (the fast path: unknown fields kept both ways). Default true; false translates them like
+   * any other request.
+   */
+  readonly passthrough?: boolean | undefined
 }
 
 const defaultBaseUrl = "https://generativelanguage.googleapis.com"
@@ -104,6 +110,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       embeddings: Embeddings.geminiApi(modelName),
       imagen: Imagen.geminiApi,
       unsupportedParams: options.unsupportedParams,
+      passthrough: options.passthrough ?? true,
       modelsPath: (pageToken) =>
         `/${version}/models?pageSize=${modelPageSize}${pageToken === undefined ? "" : `&pageToken=${encodeURIComponent(pageToken)}`}`,
       modelsField: "models",

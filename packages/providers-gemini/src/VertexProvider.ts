@@ -90,6 +90,12 @@ export interface Options {
    * `warn` (the default), `drop` or `reject`.
    */
   readonly unsupportedParams?: Capabilities.Policy | undefined
+  /**
+   * Whether requests from clients that speak the vendor's own format are forwarded as they came
+   * (the fast path: unknown fields kept both ways). Default true; false translates them like
+   * any other request.
+   */
+  readonly passthrough?: boolean | undefined
 }
 
 /**
@@ -179,6 +185,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, Servic
       embeddings: Embeddings.vertex,
       imagen: Imagen.vertex,
       unsupportedParams: options.unsupportedParams,
+      passthrough: options.passthrough ?? true,
       modelsPath: (pageToken) =>
         `/${modelListVersion}/publishers/google/models?pageSize=${modelPageSize}${
           pageToken === undefined ? "" : `&pageToken=${encodeURIComponent(pageToken)}`

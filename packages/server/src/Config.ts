@@ -62,6 +62,11 @@ export const ProviderConfig = Schema.Struct({
    * that off (for models that refuse a prefill). The mock provider always does.
    */
   prefill: Schema.optional(Schema.Union(Schema.Literal("prefix", "continue_final_message"), Schema.Literal(false))),
+  /**
+   * `anthropic`, `gemini`, `vertex`: false translates requests from clients of the vendor's own
+   * format instead of forwarding them as they came (the fast path, the default).
+   */
+  passthrough: Schema.optional(Schema.Boolean),
   /** `azure-openai`, `gemini`, `vertex`: the API version (each has a current default). */
   api_version: Schema.optional(NonEmpty),
   /** `azure-openai`: model id -> deployment name (default: the model id). */
@@ -216,6 +221,9 @@ const crossCheck = (
       problems.push(`providers[${i}].simulation: only providers of type mock are simulated`)
     }
     problems.push(...typeSpecificProblems(p, `providers[${i}]`, env))
+    if (p.passthrough !== undefined && !["anthropic", "gemini", "vertex"].includes(p.type)) {
+      problems.push(`providers[${i}].passthrough: applies to anthropic, gemini and vertex, whose clients' own requests can be forwarded`)
+    }
     if (p.type === "mock" && p.prefill !== undefined) {
       problems.push(`providers[${i}].prefill: the mock provider always continues a prefill; remove the field`)
     } else if (p.type === "anthropic" && p.prefill !== undefined && p.prefill !== false) {

@@ -30,7 +30,8 @@ const commonOptions = (p: ProviderConfig) => ({
   ...(p.models !== undefined ? { models: p.models } : {}),
   ...(p.headers !== undefined ? { headers: p.headers } : {}),
   ...(p.timeout_ms !== undefined ? { timeout: p.timeout_ms } : {}),
-  ...(p.unsupported_params !== undefined ? { unsupportedParams: p.unsupported_params } : {})
+  ...(p.unsupported_params !== undefined ? { unsupportedParams: p.unsupported_params } : {}),
+  ...(p.passthrough !== undefined ? { passthrough: p.passthrough } : {})
 })
 
 /** What `openai` and the preset types share: the file's fields as `OpenAiProvider` options. */

@@ -8,51 +8,61 @@ import type * as Stream from "effect/Stream"
 
 const encoder = new TextEncoder()
 
-/** @internal */
-export const done: Uint8Array = encoder.encode("data: [DONE]\n\n")
-
 /**
- * One `data:` event.
+ * How a format writes its event stream: the text of what one pull handed over, the text that
+ * ends a whole stream, and the text of a failure after the start.
  *
  * @internal
  */
-export const event = (data: unknown): Uint8Array => encoder.encode(`data: ${JSON.stringify(data)}\n\n`)
-
-/** Everything a pull hands over becomes one network chunk: one string, one encode. */
-const frame = <A>(chunk: Chunk.Chunk<A>): Chunk.Chunk<Uint8Array> => {
-  let text = ""
-  for (const item of chunk) text += `data: ${JSON.stringify(item)}\n\n`
-  return Chunk.of(encoder.encode(text))
+export interface Writer<A, E> {
+  readonly frame: (chunk: Chunk.Chunk<A>) => string
+  readonly end: () => string
+  readonly onError: (cause: Cause.Cause<E>) => Effect.Effect<string>
 }
 
 /**
- * Frames a pull's elements as Server-Sent Events ending with `data: [DONE]`, as one Stream of
- * one stage. A failure after the start becomes one last in-band event (`onError`'s) and ends the
- * stream without `[DONE]`.
+ * OpenAI's framing: one `data:` event of JSON per element, all of one pull as one string.
  *
  * @internal
  */
-export const encode = <A, E>(
-  pull: Streaming.Pull<A, E>,
-  onError: (cause: Cause.Cause<E>) => Effect.Effect<unknown>
-): Stream.Stream<Uint8Array> => {
+export const dataEvents = <A>(chunk: Chunk.Chunk<A>): string => {
+  let text = ""
+  for (const item of chunk) text += `data: ${JSON.stringify(item)}\n\n`
+  return text
+}
+
+/** @internal */
+export const done = (): string => "data: [DONE]\n\n"
+
+/**
+ * Writes a pull's elements as one Stream of one stage, everything a pull hands over as one
+ * network chunk. A failure after the start becomes the writer's last text (its in-band error)
+ * and ends the stream.
+ *
+ * @internal
+ */
+export const encode = <A, E>(pull: Streaming.Pull<A, E>, writer: Writer<A, E>): Stream.Stream<Uint8Array> => {
   let ended = false
-  const last = (bytes: Uint8Array) => {
+  const last = (text: string) => {
     ended = true
-    return Chunk.of(bytes)
+    return text === "" ? Chunk.empty<Uint8Array>() : Chunk.of(encoder.encode(text))
   }
   return Streaming.toStream(Effect.suspend(() =>
     ended ? Streaming.endPull : Effect.matchCauseEffect(pull, {
-      onSuccess: (chunk) => Effect.succeed(Chunk.isEmpty(chunk) ? Chunk.empty<Uint8Array>() : frame(chunk)),
+      onSuccess: (chunk) => {
+        if (Chunk.isEmpty(chunk)) return Effect.succeed(Chunk.empty<Uint8Array>())
+        const text = writer.frame(chunk)
+        return Effect.succeed(text === "" ? Chunk.empty<Uint8Array>() : Chunk.of(encoder.encode(text)))
+      },
       onFailure: (cause): Streaming.Pull<Uint8Array, never> => {
         const failure = Cause.failureOption(cause)
-        if (Option.isSome(failure) && Option.isNone(failure.value)) return Effect.succeed(last(done))
+        if (Option.isSome(failure) && Option.isNone(failure.value)) return Effect.succeed(last(writer.end()))
         if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
         // A failure, or a defect (a cause without failures, so of any error type).
         const error = Option.isSome(failure) && Option.isSome(failure.value)
           ? Cause.fail(failure.value.value)
           : cause as Cause.Cause<never>
-        return Effect.map(onError(error), (body) => last(event(body)))
+        return Effect.map(writer.onError(error), last)
       }
     })
   ))

@@ -58,6 +58,9 @@ export const toUsage = (usage: Record<string, unknown>): Usage =>
     cacheWrite: count(usage.cache_creation_input_tokens)
   })
 
+/** The usage of a Message (or stream event) when it has one. @internal */
+export const usageOf = (usage: unknown): Usage | undefined => isRecord(usage) ? toUsage(usage) : undefined
+
 /** A `tool_use` block's call: `input` JSON-stringified into `arguments`. @internal */
 export const toolCall = (block: Record<string, unknown>): ToolCall => ({
   id: typeof block.id === "string" ? block.id : "",

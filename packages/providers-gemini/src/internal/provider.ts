@@ -13,10 +13,12 @@ import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
 import * as Provider from "@switchyard/core/Provider"
 import type * as Streaming from "@switchyard/core/Streaming"
 import type { Redactor } from "@switchyard/provider-http/Redact"
+import * as Forwarding from "@switchyard/provider-http/Forwarding"
 import * as Upstream from "@switchyard/provider-http/Upstream"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import { isRecord } from "@switchyard/provider-http/Wire"
 import type * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import * as GeminiCapabilities from "./capabilities.js"
@@ -43,13 +45,15 @@ export interface Endpoint {
   /** The path of a model's method: `/v1beta/models/<model>:generateContent`, say. */
   readonly methodPath: (
     model: string,
-    method: "generateContent" | "streamGenerateContent" | "batchEmbedContents" | "predict"
+    method: "generateContent" | "streamGenerateContent" | "countTokens" | "batchEmbedContents" | "predict"
   ) => string
   /** How this API takes embeddings, and what it takes of Imagen's parameters. */
   readonly embeddings: Embeddings.Dialect
   readonly imagen: Imagen.Dialect
   /** The provider's policy for parameters `capabilities` says are not honoured. */
   readonly unsupportedParams: Capabilities.Policy | undefined
+  /** Whether clients' own Gemini requests are forwarded as they came. */
+  readonly passthrough: boolean
   /** The path of a page of the model list. */
   readonly modelsPath: (pageToken: string | undefined) => string
   /** The field of a model list page that holds the models. */
@@ -148,6 +152,30 @@ export const make = (endpoint: Endpoint): Provider.Provider => {
         ))
     }).pipe(Effect.mapError(Errors.withRetryInfo))
 
+  /** A client's own request: the body as it came, the model in the path. */
+  const passthrough = Forwarding.make(upstream, {
+    format: "gemini",
+    request: (request, model, timeoutMillis) =>
+      Effect.map(endpoint.authorize(timeoutMillis), (auth) => {
+        const method = request.operation as "generateContent" | "streamGenerateContent" | "countTokens"
+        const path = endpoint.methodPath(model, method)
+        return {
+          method: "POST",
+          path: request.stream ? `${path}?alt=sse` : path,
+          body: request.text,
+          timeoutMillis: auth.timeoutMillis,
+          headers: auth.headers
+        }
+      }),
+    usage: (answer) => isRecord(answer.usageMetadata) ? FromGemini.toUsage(answer.usageMetadata) : undefined,
+    // Every event carries the running usageMetadata; the last one is the whole.
+    streamUsage: {
+      marker: "\"usageMetadata\"",
+      read: (_, last) => isRecord(last.usageMetadata) ? FromGemini.toUsage(last.usageMetadata) : undefined
+    },
+    mapError: Errors.withRetryInfo
+  })
+
   const modelPage = (pageToken: string | undefined) =>
     Effect.flatMap(endpoint.authorize(upstream.timeoutFor(undefined)), (auth) =>
       upstream.exchange(
@@ -169,6 +197,7 @@ export const make = (endpoint: Endpoint): Provider.Provider => {
     embed,
     image,
     listModels,
+    passthrough: endpoint.passthrough ? passthrough : undefined,
     capabilities: GeminiCapabilities.make(endpoint.imagen),
     unsupportedParams: endpoint.unsupportedParams,
     // Gemini does not document continuing a trailing `model` turn (see `request.ts`).
