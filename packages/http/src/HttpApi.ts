@@ -1,12 +1,14 @@
 /**
- * The OpenAI-compatible HTTP API over core's `Gateway`: `POST /v1/chat/completions` (JSON or
- * SSE), `POST /v1/embeddings`, `POST /v1/images/generations`, `GET /v1/models`,
- * `GET /v1/capabilities`, `GET /health`. A library: the server package serves `make()`.
+ * The HTTP API over core's `Gateway`, in the wire formats clients speak: OpenAI's
+ * `POST /v1/chat/completions` (JSON or SSE), `/v1/responses`, `/v1/completions`,
+ * `/v1/embeddings`, `/v1/images/generations`, `GET /v1/models`, `GET /v1/capabilities`;
+ * Anthropic's `POST /v1/messages` and `/v1/messages/count_tokens`; the Gemini API's model
+ * methods (and Vertex AI's paths); `GET /health`. A library: the server package serves `make()`.
  *
  * Every answer carries `x-request-id`; answers from a provider carry `x-switchyard-provider`,
  * `x-switchyard-attempts`, under an ab-test `x-switchyard-variant`, and when parameters the
  * provider does not honour were left out, `x-switchyard-dropped-params`. Every error is
- * answered through `HttpErrors` in the OpenAI envelope.
+ * answered through `HttpErrors` in the envelope of the route's format.
  *
  * @since 0.1.0
  */
