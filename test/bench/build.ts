@@ -2,8 +2,8 @@
  * Every measured process runs compiled JavaScript, never tsx: tsx keeps function names by
  * wrapping each closure in `__name(...)`, a cost paid per request that production does not pay.
  * Switchyard is built by its own script (`packages/server/scripts/build.mjs`); the forwarder,
- * the platform floor, the mock upstream and the stage benchmark are bundled here the same way,
- * with the esbuild the server package already depends on.
+ * the platform floor, the mock upstream, the Anthropic upstream and the stage benchmark are
+ * bundled here the same way, with the esbuild the server package already depends on.
  */
 import { execFileSync } from "node:child_process"
 import { createRequire } from "node:module"
@@ -30,6 +30,8 @@ export interface Bundles {
   /** `floor.ts`: `@effect/platform`'s server answering constants, no upstream. */
   readonly floor: string
   readonly upstream: string
+  /** `anthropicUpstream.ts`: Anthropic's Messages API answering constants (`formats` part). */
+  readonly anthropicUpstream: string
   readonly stages: string
 }
 
@@ -54,11 +56,12 @@ export const buildAll = async (repoRoot: string, outDir: string): Promise<Bundle
     })
     return outfile
   }
-  const [forwarder, floor, upstream, stages] = await Promise.all([
+  const [forwarder, floor, upstream, anthropicUpstream, stages] = await Promise.all([
     bundle("test/bench/forwarder.ts", "forwarder"),
     bundle("test/bench/floor.ts", "floor"),
     bundle("packages/providers-mock/src/bin.ts", "upstream"),
+    bundle("test/bench/anthropicUpstream.ts", "anthropic-upstream"),
     bundle("test/bench/stages.ts", "stages")
   ])
-  return { switchyard: join(repoRoot, "packages/server/dist/switchyard.mjs"), forwarder, floor, upstream, stages }
+  return { switchyard: join(repoRoot, "packages/server/dist/switchyard.mjs"), forwarder, floor, upstream, anthropicUpstream, stages }
 }

@@ -1,12 +1,12 @@
 /**
  * The benchmark's report: the issue-3 targets checked, then one markdown table per part (load
- * target x mode, pipeline stages, 60 ms latency sweep, slow streams), the machine and the
- * parameters.
+ * target x mode, fast path vs translated path, pipeline stages, 60 ms latency sweep, slow
+ * streams), the machine and the parameters.
  */
 import type { Mode } from "./load.js"
 import type { SlowStreams } from "./slow.js"
 
-export const allParts = ["load", "stages", "sweep", "slow"] as const
+export const allParts = ["load", "formats", "stages", "sweep", "slow"] as const
 export type Part = typeof allParts[number]
 
 export interface Parameters {
@@ -107,6 +107,8 @@ export interface Summary {
   readonly minutes: number
   readonly cells: ReadonlyArray<Cell>
   readonly modes: ReadonlyArray<Mode>
+  /** The formats part: targets `direct`, `fast path` and `translated` (formats.ts). */
+  readonly formats: ReadonlyArray<Cell>
   readonly stages: Stages | undefined
   readonly sweep: ReadonlyArray<SweepCell>
   readonly slow: ReadonlyArray<SlowCell>
@@ -319,6 +321,79 @@ const renderLoad = ({ cells, modes }: Summary): ReadonlyArray<string> => {
   ]
 }
 
+/** The formats part's rows, in order (formats.ts `formatPaths`, which this module does not import). */
+const formatRows = ["direct", "fast path", "translated"]
+
+const renderFormats = ({ formats, modes }: Summary): ReadonlyArray<string> => {
+  const find = (path: string, mode: Mode) => formats.find((c) => c.target === path && c.mode === mode)
+  const has = (mode: Mode) => modes.includes(mode)
+  // direct's row gives its own unloaded p50 and TTFB; the others what they add to direct's.
+  const latency = (c: Cell | undefined, direct: Cell | undefined, pick: (c: Cell) => number | undefined): string =>
+    c === undefined ? "n/a" : c === direct ? num(pick(c), 3) : signed(minus(pick(c), direct === undefined ? undefined : pick(direct)), 3)
+  const rows = formatRows.map((path) => {
+    const columns = (mode: Mode): ReadonlyArray<string> => {
+      const c = find(path, mode)
+      const direct = find("direct", mode)
+      return [
+        num(c?.requestsPerSecond, 0),
+        c === undefined || direct === undefined ? "n/a" : `${num(c.requestsPerSecond / direct.requestsPerSecond, 2)}x`,
+        num(c?.cpuMicrosPerRequest, 0),
+        latency(c, direct, (x) => x.unloadedP50),
+        ...(mode === "stream" ? [latency(c, direct, (x) => x.firstByteP50)] : [])
+      ]
+    }
+    const mine = formats.filter((c) => c.target === path)
+    const non2xx = mine.reduce((n, c) => n + c.non2xx, 0)
+    const errors = mine.reduce((n, c) => n + c.errors, 0)
+    return [
+      path,
+      ...(has("json") ? columns("json") : []),
+      ...(has("stream") ? columns("stream") : []),
+      non2xx + errors > 0 ? `**${non2xx} / ${errors} FLAGGED**` : "0 / 0"
+    ]
+  })
+  const header = [
+    "path",
+    ...(has("json") ? ["json req/s", "json vs direct", "json CPU µs/req", "json +unloaded p50 ms"] : []),
+    ...(has("stream") ? ["stream req/s", "stream vs direct", "stream CPU µs/req", "stream +unloaded p50 ms", "stream +TTFB p50 ms"] : []),
+    "non-2xx / errors"
+  ]
+  const translationCost = modes.flatMap((mode) => {
+    const fast = find("fast path", mode)
+    const translated = find("translated", mode)
+    return fast === undefined || translated === undefined ? [] : [
+      `${mode} ${signed(translated.cpuMicrosPerRequest - fast.cpuMicrosPerRequest, 0)} µs/req ` +
+      `(${num(translated.cpuMicrosPerRequest / fast.cpuMicrosPerRequest, 2)}x the fast path's CPU, ${num(translated.requestsPerSecond / fast.requestsPerSecond, 2)}x its req/s)`
+    ]
+  })
+  const perRun = formats.map((c) => `- ${c.target} ${c.mode}: ${c.runsRequestsPerSecond.map((r) => r.toFixed(0)).join(", ")}`).join("\n")
+  const flagged = formats.filter((c) => c.non2xx + c.errors > 0)
+  return [
+    "## Fast path vs translated path (Anthropic Messages in, Anthropic upstream)",
+    "",
+    table(header, 1, rows),
+    "",
+    "**direct** is the load generator on the Anthropic upstream itself (`test/bench/anthropicUpstream.ts`, prebuilt answers); " +
+    "**fast path** goes through Switchyard's `anthropic` provider, which forwards the request as it came with only `model` rewritten and sends the answer's bytes back unchanged; " +
+    "**translated** goes through the same gateway process's `anthropic-translated` provider (`passthrough: false`), which decodes the request to the canonical " +
+    "(OpenAI chat) request and has the Anthropic adapter encode it again, and decodes the answer (JSON or events) to canonical and encodes it back to Anthropic's format.",
+    "",
+    ...(translationCost.length === 0 ? [] : [`Translation over the fast path, in the gateway's CPU: ${translationCost.join("; ")}.`, ""]),
+    "Requests: `POST /v1/messages` with `x-api-key` and `anthropic-version: 2023-06-01`, model `anthropic/claude-bench` (fast path), " +
+    "`anthropic-translated/claude-bench` (translated) or `claude-bench` (direct), `max_tokens`, a system prompt and one user message; " +
+    "stream = `\"stream\": true`, an event stream of 20 `text_delta` events, read to the end. Load settings as for the load part. " +
+    "CPU µs/req: the gateway process (for direct, the upstream) during the measured run. `+` columns: minus direct's in the same mode; " +
+    "direct's row gives its own unloaded p50 and TTFB p50 in ms.",
+    "",
+    "req/s of each run (for spread):",
+    "",
+    perRun,
+    ...(flagged.length === 0
+      ? []
+      : ["", `**Flagged**: ${flagged.map((c) => `${c.target} ${c.mode} (${c.non2xx} non-2xx, ${c.errors} errors)`).join("; ")}: not results.`])
+  ]
+}
+
 /** The routing layer's cost: fallback over three targets, the first healthy, against `single`. */
 const routingLine = ({ rows }: Stages): string | undefined => {
   const single = rows.find((r) => r.stage.includes("strategy single"))
@@ -417,10 +492,10 @@ export const render = (summary: Summary): string => {
     "",
     `- Machine: ${machine.cpu}, ${machine.cpus} CPUs; ${machine.os}; Node ${machine.node}; autocannon ${machine.autocannon}.`,
     params.pinning === undefined
-      ? "- Placement: the proxy (forwarder, platform floor or Switchyard) and the stage benchmark pinned to CPU 0; the upstreams and the load generator (autocannon, inside the bench process) pinned to CPU 1."
+      ? "- Placement: the proxy (forwarder, platform floor or Switchyard) and the stage benchmark pinned to CPU 0; the upstreams (the mock and the Anthropic one) and the load generator (autocannon, inside the bench process) pinned to CPU 1."
       : `- Placement: NOT PINNED (${params.pinning}); numbers are less comparable.`,
     "- Processes: plain `node` on compiled JavaScript, no tsx: Switchyard from `packages/server/dist/switchyard.mjs` (built at start by " +
-    "`packages/server/scripts/build.mjs`); the forwarder, the platform floor, the mock upstreams and the stage benchmark bundled by esbuild the same way. " +
+    "`packages/server/scripts/build.mjs`); the forwarder, the platform floor, the mock upstreams, the Anthropic upstream and the stage benchmark bundled by esbuild the same way. " +
     `Switchyard's Node flags: ${params.switchyardNodeFlags.length === 0 ? "none" : `\`${params.switchyardNodeFlags.join(" ")}\``}.`,
     `- Load: ${params.connections} connections, ${params.warmup} s warmup then ${params.duration} s measured, ${params.runs} run(s) per cell, median shown ` +
     `(the first run of each cell after ${params.settle} s more warmup, for the JIT); ` +
@@ -435,6 +510,7 @@ export const render = (summary: Summary): string => {
     "",
     renderChecks(summary),
     ...(params.parts.includes("load") ? ["", ...renderLoad(summary)] : []),
+    ...(summary.formats.length === 0 ? [] : ["", ...renderFormats(summary)]),
     ...(summary.stages === undefined ? [] : ["", ...renderStageSection(summary.stages)]),
     ...(summary.sweep.length === 0 ? [] : ["", ...renderSweep(summary)]),
     ...(summary.slow.length === 0 ? [] : ["", ...renderSlow(summary)])

@@ -1,12 +1,13 @@
 /**
  * The load benchmark: Switchyard against the upstream alone, against the cheapest proxy Node
  * can do and against @effect/platform's server answering constants (what the platform itself
- * costs), in one run, on one machine; plus the cost of each pipeline stage, a sweep against a
- * slow upstream and many slow streams held open. See README.md beside this file.
+ * costs), in one run, on one machine; Anthropic Messages through the fast path and the
+ * translated path side by side; plus the cost of each pipeline stage, a sweep against a slow
+ * upstream and many slow streams held open. See README.md beside this file.
  *
  *   npx -y pnpm@10.34.9 bench [-- --quick] [--duration S] [--warmup S] [--connections N]
  *     [--runs N] [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,switchyard]
- *     [--modes json,stream] [--parts load,stages,sweep,slow] [--streams N] [--out FILE]
+ *     [--modes json,stream] [--parts load,formats,stages,sweep,slow] [--streams N] [--out FILE]
  *
  * Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RUNS,
  * BENCH_UNLOADED_DURATION, BENCH_SETTLE, BENCH_STREAMS (flags win).
@@ -18,10 +19,10 @@ import { cpus, release, tmpdir } from "node:os"
 import { dirname, join, relative, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { buildAll, type Bundles } from "./build.js"
-import { type FirstByte, type Measurement, measure, type Mode, stopLoad, timeToFirstByte, verify } from "./load.js"
+import { runFormats } from "./formats.js"
+import { chat, fmt, measure, measureCell, type Mode, stopLoad, verify, withCpu } from "./load.js"
 import {
   type Child,
-  cpuSeconds,
   openFilesLimit,
   peakRssMiB,
   pinningDisabled,
@@ -60,11 +61,12 @@ const repoRoot = resolve(here, "../..")
 
 const usage = `usage: run.ts [--quick] [--duration S] [--warmup S] [--connections N] [--runs N]
   [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,switchyard] [--modes json,stream]
-  [--parts load,stages,sweep,slow] [--streams N] [--out FILE]
+  [--parts load,formats,stages,sweep,slow] [--streams N] [--out FILE]
 Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RUNS, BENCH_UNLOADED_DURATION, BENCH_SETTLE, BENCH_STREAMS
 --settle: extra load before the first run of each cell, so a fresh process is past its JIT warmup
 --streams: how many concurrent slow streams the slow part holds open (default 1000)
-platform-floor (@effect/platform's server answering constants, no upstream) is measured in the load part only`
+platform-floor (@effect/platform's server answering constants, no upstream) is measured in the load part only
+formats (Anthropic Messages: direct, fast path, translated) takes --modes and the load settings, not --targets`
 
 const fail = (message: string): never => {
   process.stderr.write(`${message}\n${usage}\n`)
@@ -178,23 +180,6 @@ const log = (line: string): void => {
   process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(0).padStart(3)} s] ${line}\n`)
 }
 
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
-  if (s.length === 0) return Number.NaN
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-
-const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : "n/a")
-
-/** CPU seconds `child` used while `f` ran (NaN when /proc does not tell), and what `f` returned. */
-const withCpu = async <A>(child: Child, f: () => Promise<A>): Promise<{ readonly result: A; readonly cpu: number }> => {
-  const before = cpuSeconds(child.pid)
-  const result = await f()
-  const after = cpuSeconds(child.pid)
-  return { result, cpu: before !== undefined && after !== undefined ? after - before : Number.NaN }
-}
-
 const stopProxy = async (target: TargetName, started: { readonly child: Child }): Promise<void> => {
   // For direct, `child` is the upstream, stopped by whoever started it.
   if (target !== "direct") await stop(started.child)
@@ -202,53 +187,6 @@ const stopProxy = async (target: TargetName, started: { readonly child: Child })
 
 // ---------------------------------------------------------------------------------------------
 // Throughput and latency at `connections`, and unloaded
-
-const measureCell = async (target: TargetName, mode: Mode, url: string, measured: Child): Promise<Cell> => {
-  const loaded: Array<Measurement> = []
-  const unloaded: Array<Measurement> = []
-  const firstBytes: Array<FirstByte> = []
-  const cpuPerRequest: Array<number> = []
-  const cpuShare: Array<number> = []
-  for (let run = 1; run <= params.runs; run++) {
-    checkInterrupted()
-    const warmup = params.warmup + (run === 1 ? params.settle : 0)
-    if (warmup > 0) await measure(url, mode, params.connections, warmup)
-    checkInterrupted()
-    const { result: m, cpu } = await withCpu(measured, () => measure(url, mode, params.connections, params.duration))
-    checkInterrupted()
-    const u = await measure(url, mode, 1, params.unloadedDuration)
-    const f = mode === "stream" ? await timeToFirstByte(url, params.unloadedDuration) : undefined
-    if (!measured.alive()) throw new Error(`${measured.name} died during ${target} ${mode}. Its output:\n${measured.output()}`)
-    loaded.push(m)
-    unloaded.push(u)
-    if (f !== undefined) firstBytes.push(f)
-    cpuPerRequest.push(m.ok > 0 ? (cpu / m.ok) * 1e6 : Number.NaN)
-    cpuShare.push(cpu / m.seconds)
-    const non2xx = m.non2xx + u.non2xx
-    const errors = m.errors + u.errors + (f?.errors ?? 0)
-    log(
-      `  ${target} ${mode} run ${run}/${params.runs}: ${fmt(m.requestsPerSecond, 0)} req/s, p50 ${fmt(m.p50)} ms, ` +
-        `p99 ${fmt(m.p99)} ms, unloaded p50 ${fmt(u.p50, 3)} ms${f === undefined ? "" : `, TTFB p50 ${fmt(f.p50, 3)} ms`}, ` +
-        `${measured.name} CPU ${fmt(cpuShare.at(-1)! * 100, 0)}%, ${fmt(cpuPerRequest.at(-1)!, 0)} µs/req` +
-        `${non2xx + errors > 0 ? `, ${non2xx} non-2xx and ${errors} errors (FLAGGED)` : ""}`
-    )
-  }
-  return {
-    target,
-    mode,
-    requestsPerSecond: median(loaded.map((m) => m.requestsPerSecond)),
-    p50: median(loaded.map((m) => m.p50)),
-    p99: median(loaded.map((m) => m.p99)),
-    unloadedP50: median(unloaded.map((m) => m.p50)),
-    firstByteP50: firstBytes.length === 0 ? undefined : median(firstBytes.map((f) => f.p50)),
-    cpuMicrosPerRequest: median(cpuPerRequest),
-    cpuShare: median(cpuShare),
-    peakRssMiB: undefined,
-    non2xx: [...loaded, ...unloaded].reduce((n, m) => n + m.non2xx, 0),
-    errors: [...loaded, ...unloaded].reduce((n, m) => n + m.errors, 0) + firstBytes.reduce((n, f) => n + f.errors, 0),
-    runsRequestsPerSecond: loaded.map((m) => m.requestsPerSecond)
-  }
-}
 
 const runLoad = async (proxies: ProxyOptions): Promise<ReadonlyArray<Cell>> => {
   const upstream = await startUpstream(proxies.bundles, repoRoot, "upstream", ["--chunks", String(params.chunks)])
@@ -258,9 +196,11 @@ const runLoad = async (proxies: ProxyOptions): Promise<ReadonlyArray<Cell>> => {
     checkInterrupted()
     const started = await startTarget(target, proxies, upstream)
     log(`${target}: ${started.url} (pid ${started.child.pid})`)
-    for (const mode of modes) await verify(target, started.url, mode)
+    for (const mode of modes) await verify(target, started.url, chat, mode)
     const mine: Array<Cell> = []
-    for (const mode of modes) mine.push(await measureCell(target, mode, started.url, started.child))
+    for (const mode of modes) {
+      mine.push(await measureCell({ target, mode, url: started.url, traffic: chat, measured: started.child, settings: params, log }))
+    }
     // Read at the end of this target's runs, while the process still lives.
     const rss = peakRssMiB(started.child.pid)
     for (const c of mine) cells.push({ ...c, peakRssMiB: rss })
@@ -301,12 +241,12 @@ const runSweep = async (proxies: ProxyOptions): Promise<ReadonlyArray<SweepCell>
   for (const target of proxiedTargets) {
     checkInterrupted()
     const started = await startTarget(target, proxies, upstream)
-    await verify(target, started.url, "json")
+    await verify(target, started.url, chat, "json")
     for (const n of connections) {
       checkInterrupted()
-      await measure(started.url, "json", n, warmup)
+      await measure(started.url, chat, "json", n, warmup)
       checkInterrupted()
-      const { result: m, cpu } = await withCpu(started.child, () => measure(started.url, "json", n, duration))
+      const { result: m, cpu } = await withCpu(started.child, () => measure(started.url, chat, "json", n, duration))
       const ideal = n / (latencyMs / 1000)
       log(
         `  ${target} at ${n} clients: ${fmt(m.requestsPerSecond, 0)} req/s (${fmt((m.requestsPerSecond / ideal) * 100, 1)}% of ${ideal.toFixed(0)}), ` +
@@ -398,10 +338,12 @@ const machine = (): Summary["machine"] => {
 const estimatedMinutes = (): number => {
   const has = (part: Part) => params.parts.includes(part)
   const perCell = params.settle + params.runs * (params.warmup + params.duration + params.unloadedDuration)
-  const load = perCell * targets.length * modes.length + (modes.includes("stream") ? targets.length * params.runs * params.unloadedDuration : 0)
+  const cells = (n: number): number => perCell * n * modes.length + (modes.includes("stream") ? n * params.runs * params.unloadedDuration : 0)
+  const load = cells(targets.length)
+  const formats = cells(3)
   const sweep = proxiedTargets.length * params.sweep.connections.length * (params.sweep.warmup + params.sweep.duration)
   const slow = proxiedTargets.filter((t) => t !== "direct").length * (params.slow.holdSeconds + 5)
-  const seconds = (has("load") ? load : 0) + (has("stages") ? (quick ? 12 : 25) : 0) + (has("sweep") ? sweep : 0) + (has("slow") ? slow : 0)
+  const seconds = (has("load") ? load : 0) + (has("formats") ? formats : 0) + (has("stages") ? (quick ? 12 : 25) : 0) + (has("sweep") ? sweep : 0) + (has("slow") ? slow : 0)
   return Math.ceil(seconds / 60)
 }
 
@@ -410,15 +352,18 @@ const main = async (): Promise<void> => {
   pinSelf(1)
   const startedAt = new Date()
   log(
-    `Switchyard bench: ${params.parts.join(", ")}; ${targets.join(", ")} x ${modes.join(", ")}; ${params.connections} connections, ` +
+    `Switchyard bench: ${params.parts.join(", ")}; ` +
+      `${params.parts.some((p) => p !== "formats" && p !== "stages") ? `${targets.join(", ")} x ` : ""}${modes.join(", ")}; ${params.connections} connections, ` +
       `${params.warmup} s warmup + ${params.duration} s, ${params.runs} run(s); about ${estimatedMinutes()} min.`
   )
   const workDir = mkdtempSync(join(tmpdir(), "switchyard-bench-"))
   try {
-    log("building: packages/server/scripts/build.mjs, and bundling the forwarder, the platform floor, the upstream and the stage benchmark")
+    log("building: packages/server/scripts/build.mjs, and bundling the forwarder, the platform floor, the upstreams and the stage benchmark")
     const bundles = await buildAll(repoRoot, workDir)
     const proxies: ProxyOptions = { bundles, repoRoot, configDir: workDir, switchyardNodeFlags: SWITCHYARD_NODE_FLAGS }
     const cells = params.parts.includes("load") ? await runLoad(proxies) : []
+    checkInterrupted()
+    const formats = params.parts.includes("formats") ? await runFormats({ proxies, settings: params, modes, log }) : []
     checkInterrupted()
     const stages = params.parts.includes("stages") ? await runStages(bundles) : undefined
     checkInterrupted()
@@ -426,7 +371,7 @@ const main = async (): Promise<void> => {
     checkInterrupted()
     const slow = params.parts.includes("slow") ? await runSlow(proxies) : []
     const minutes = (Date.now() - startedAt.getTime()) / 60_000
-    const markdown = render({ params, machine: machine(), startedAt, minutes, cells, modes, stages, sweep, slow })
+    const markdown = render({ params, machine: machine(), startedAt, minutes, cells, modes, formats, stages, sweep, slow })
     process.stdout.write(`${markdown}\n`)
     mkdirSync(dirname(outFile), { recursive: true })
     writeFileSync(outFile, `${markdown}\n`)

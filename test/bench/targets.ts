@@ -1,7 +1,7 @@
 /**
  * Starting what the benchmark measures, each from its compiled bundle (see build.ts): the mock
- * upstream, the forwarder, the platform floor and Switchyard. Proxies (and the floor) go on CPU 0,
- * upstreams on CPU 1.
+ * upstream, the Anthropic upstream (`formats` part), the forwarder, the platform floor and
+ * Switchyard. Proxies (and the floor) go on CPU 0, upstreams on CPU 1.
  */
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -26,23 +26,31 @@ export const nodeEnv = (): NodeJS.ProcessEnv => {
 
 export interface Upstream {
   readonly child: Child
-  /** e.g. http://127.0.0.1:41234/v1 */
+  /** The mock's e.g. http://127.0.0.1:41234/v1; the Anthropic upstream's http://127.0.0.1:41234 */
   readonly baseUrl: string
 }
 
-/** The mock upstream with `flags` (`--chunks`, `--latency-ms`, `--chunk-delay-ms`, ...). */
-export const startUpstream = async (bundles: Bundles, repoRoot: string, name: string, flags: ReadonlyArray<string>): Promise<Upstream> => {
+/** An upstream bundle on CPU 1, ready once it prints its base URL on a line of its own. */
+const spawnUpstream = async (bundle: string, repoRoot: string, name: string, args: ReadonlyArray<string>): Promise<Upstream> => {
   const { child, match } = await spawnNode({
     name,
     cpu: 1,
     cwd: repoRoot,
     env: nodeEnv(),
-    args: [bundles.upstream, "--host", "127.0.0.1", "--port", "0", ...flags],
+    args: [bundle, ...args],
     ready: /^(http:\/\/\S+)\s*$/m,
     timeoutMs: 30_000
   })
   return { child, baseUrl: match }
 }
+
+/** The mock upstream with `flags` (`--chunks`, `--latency-ms`, `--chunk-delay-ms`, ...). */
+export const startUpstream = (bundles: Bundles, repoRoot: string, name: string, flags: ReadonlyArray<string>): Promise<Upstream> =>
+  spawnUpstream(bundles.upstream, repoRoot, name, ["--host", "127.0.0.1", "--port", "0", ...flags])
+
+/** `anthropicUpstream.ts`: `POST /v1/messages` answered with prebuilt constants. */
+export const startAnthropicUpstream = (bundles: Bundles, repoRoot: string, name: string): Promise<Upstream> =>
+  spawnUpstream(bundles.anthropicUpstream, repoRoot, name, ["--port", "0"])
 
 export interface ProxyOptions {
   readonly bundles: Bundles
@@ -81,21 +89,16 @@ const startFloor = async ({ bundles, repoRoot }: ProxyOptions): Promise<Started>
   return { child, url: `${match}/v1/chat/completions` }
 }
 
-const startSwitchyard = async (options: ProxyOptions, upstream: Upstream): Promise<Started> => {
+/**
+ * A fresh `switchyard serve --config` whose config has `providers` (YAML lines of the list's
+ * items, each `  - name: ...` and its fields); resolves with its origin (http://127.0.0.1:PORT).
+ */
+export const startSwitchyardWith = async (
+  options: ProxyOptions,
+  providers: ReadonlyArray<string>
+): Promise<{ readonly child: Child; readonly origin: string }> => {
   const config = join(options.configDir, `switchyard-${++configs}.yaml`)
-  writeFileSync(
-    config,
-    [
-      "providers:",
-      "  - name: upstream",
-      "    type: openai",
-      `    base_url: ${upstream.baseUrl}`,
-      "    api_key: bench",
-      "server:",
-      "  host: 127.0.0.1",
-      ""
-    ].join("\n")
-  )
+  writeFileSync(config, ["providers:", ...providers, "server:", "  host: 127.0.0.1", ""].join("\n"))
   const { child, match } = await spawnNode({
     name: "switchyard",
     cpu: 0,
@@ -105,7 +108,17 @@ const startSwitchyard = async (options: ProxyOptions, upstream: Upstream): Promi
     ready: /Listening on http:\/\/[^\s"]+:(\d+)/,
     timeoutMs: 60_000
   })
-  return { child, url: `http://127.0.0.1:${match}/v1/chat/completions` }
+  return { child, origin: `http://127.0.0.1:${match}` }
+}
+
+const startSwitchyard = async (options: ProxyOptions, upstream: Upstream): Promise<Started> => {
+  const { child, origin } = await startSwitchyardWith(options, [
+    "  - name: upstream",
+    "    type: openai",
+    `    base_url: ${upstream.baseUrl}`,
+    "    api_key: bench"
+  ])
+  return { child, url: `${origin}/v1/chat/completions` }
 }
 
 /**

@@ -35,7 +35,9 @@ import * as AnthropicRoutes from "./internal/anthropicRoutes.js"
 import * as GeminiRoutes from "./internal/geminiRoutes.js"
 import * as Ingress from "./internal/ingress.js"
 import * as Respond from "./internal/respond.js"
+import * as Anthropic from "./formats/Anthropic.js"
 import * as Completions from "./formats/Completions.js"
+import * as Gemini from "./formats/Gemini.js"
 import * as Responses from "./formats/Responses.js"
 import * as Sse from "./internal/sse.js"
 import * as Codec from "./formats/Codec.js"
@@ -243,8 +245,16 @@ const noRoute = (allowed: ReadonlyMap<string, ReadonlyArray<string>>, request: H
   const error = allow === undefined
     ? new HttpErrors.UnknownRoute({ method: request.method, path })
     : new HttpErrors.MethodNotAllowed({ method: request.method, path, allow })
-  return HttpErrors.openAiResponse(HttpErrors.describe(error), { "x-request-id": RequestId.fromHeaders(request.headers) })
+  return Respond.errorAnswer(envelopeFor(path), HttpErrors.describe(error), { "x-request-id": RequestId.fromHeaders(request.headers) })
 }
+
+/** The envelope of the format a path belongs to, for the answers no route gave. */
+const envelopeFor = (path: string): Respond.Envelope =>
+  path.startsWith("/v1/messages")
+    ? Anthropic.errorBody
+    : GeminiRoutes.prefixes.some((prefix) => path.startsWith(prefix))
+    ? Gemini.errorBody
+    : HttpErrors.openAi
 
 /**
  * Serves a router with the API's fallbacks: an unknown path is a 404 and a known path with the

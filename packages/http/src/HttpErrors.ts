@@ -2,12 +2,10 @@
  * The one place that turns errors into HTTP answers. `describe` classifies any error the edge
  * can meet (core's `GatewayError`s and the HTTP layer's own) into a wire-neutral `ErrorInfo`:
  * status, type, message, param, code and extra headers. Each wire format then renders that
- * info in its own envelope: `openAi` here; an Anthropic or Gemini envelope is one more small
- * function over the same `ErrorInfo`.
+ * info in its own envelope: `openAi` here, Anthropic's and Google's in `formats/`.
  *
  * @since 0.1.0
  */
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { ProviderOutputError, ProviderTimeout, ProviderUnreachable } from "@switchyard/core/GatewayError"
 import { GatewayError, httpStatus, InvalidRequest } from "@switchyard/core/GatewayError"
 import * as Cause from "effect/Cause"
@@ -232,20 +230,6 @@ export const describeCauseLogged = (cause: Cause.Cause<unknown>, requestId: stri
 export const openAi = (info: ErrorInfo) => ({
   error: { message: info.message, type: info.type, param: info.param, code: info.code }
 })
-
-/**
- * An OpenAI-format error response with `info`'s status and headers plus `headers`.
- *
- * @since 0.1.0 @category Envelopes
- */
-export const openAiResponse = (
-  info: ErrorInfo,
-  headers: Readonly<Record<string, string>>
-): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson(openAi(info), {
-    status: info.status,
-    headers: info.headers === undefined ? headers : { ...headers, ...info.headers }
-  })
 
 // ---------------------------------------------------------------------------------------------
 // Request decoding errors

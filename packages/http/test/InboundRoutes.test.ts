@@ -6,7 +6,7 @@
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { makeFake, post, serve } from "./utils/server.js"
+import { get, makeFake, post, serve } from "./utils/server.js"
 
 const fake = Effect.runSync(makeFake)
 
@@ -111,6 +111,22 @@ layer(Layer.fresh(serve(fake)), { excludeTestServices: true })("inbound routes",
         assert.strictEqual(res.status, 404)
         assert.strictEqual(res.json.error.type, "not_found_error")
         assert.include(res.json.error.message, "does not speak the API whose token count was asked for")
+      }))
+  })
+
+  describe("no route", () => {
+    it.effect("a wrong method or path under a vendor's routes answers in that vendor's envelope", () =>
+      Effect.gen(function*() {
+        const wrongMethod = yield* get("/v1/messages")
+        assert.strictEqual(wrongMethod.status, 405)
+        assert.strictEqual(wrongMethod.headers["allow"], "POST")
+        assert.strictEqual(wrongMethod.json.type, "error")
+        assert.strictEqual(wrongMethod.json.error.type, "invalid_request_error")
+        const google = yield* get("/v1beta/models/fake-json:generateContent")
+        assert.strictEqual(google.status, 404)
+        assert.strictEqual(google.json.error.status, "NOT_FOUND")
+        const openai = yield* get("/v1/nothing")
+        assert.strictEqual(openai.json.error.code, "unknown_url")
       }))
   })
 
