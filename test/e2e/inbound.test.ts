@@ -611,6 +611,24 @@ describe.each(targets)("OpenAI SDK, Responses API -> $model", (t) => {
 // ---------------------------------------------------------------------------------------------
 // The fast path
 
+describe("Google Gen AI SDK in Vertex AI mode (express: an API key, no project)", () => {
+  // The SDK then posts to `/v1beta1/publishers/{publisher}/models/{model}:generateContent`, the
+  // model `a/b` naming publisher `a`: the gateway reads the publisher as the provider.
+  const vertexClient = () => {
+    const sent: Array<Sent> = []
+    const ai = new GoogleGenAI({ vertexai: true, apiKey: "client-key", httpOptions: { baseUrl: gateway.url, fetch: recordingFetch(sent) } })
+    return { ai, sent }
+  }
+
+  it.each(targets)("models.generateContent -> $model", async (t) => {
+    const { ai, sent } = vertexClient()
+    const { result: response, seen } = await observe(() => ai.models.generateContent({ model: t.model, contents: "Hi" }))
+    expect(new URL(sent[0]!.url).pathname).toBe(`/v1beta1/publishers/${t.model.replace("/", "/models/")}:generateContent`)
+    expect(response.text).toBe(Vendors.helloText(t.vendor))
+    onlyTo(t, seen, 1)
+  })
+})
+
 describe("the fast path: a client in the provider's own format", () => {
   const extra = { x_client_extra: { a: 1 } }
 

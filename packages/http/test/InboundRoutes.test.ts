@@ -37,7 +37,8 @@ layer(Layer.fresh(serve(fake)), { excludeTestServices: true })("inbound routes",
             "/v1beta/models/fake/fake-json:generateContent",
             "/v1/models/fake-json:generateContent",
             "/v1/projects/p/locations/us-central1/publishers/google/models/fake-json:generateContent",
-            "/v1beta1/projects/p/locations/global/publishers/fake/models/fake-json:generateContent"
+            "/v1beta1/projects/p/locations/global/publishers/fake/models/fake-json:generateContent",
+            "/v1beta1/publishers/fake/models/fake-json:generateContent"
           ]
         ) {
           const res = yield* post(path, gemini)

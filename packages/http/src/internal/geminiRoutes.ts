@@ -1,6 +1,7 @@
 /**
  * The Gemini API's model methods, `POST /v1beta/models/{model}:{method}` (and `/v1/...`), and
- * the same on Vertex AI's paths, `/{v1,v1beta1}/projects/{p}/locations/{l}/publishers/{pub}/models/{model}:{method}`:
+ * the same on Vertex AI's paths, `/{v1,v1beta1}/projects/{p}/locations/{l}/publishers/{pub}/models/{model}:{method}`
+ * (or without the project and location, as in Vertex AI's express mode):
  * `generateContent`, `streamGenerateContent` (answered as `alt=sse` events), `countTokens`,
  * `embedContent` and `batchEmbedContents`, with errors in Google's envelope. `{model}` may
  * itself hold slashes (`openai/gpt-4o-mini`), so a Gemini client reaches any provider; on a
@@ -23,7 +24,14 @@ import * as Ingress from "./ingress.js"
 import * as Respond from "./respond.js"
 
 /** The path prefixes the Gemini methods live under. @internal */
-export const prefixes: ReadonlyArray<string> = ["/v1beta/models/", "/v1/models/", "/v1/projects/", "/v1beta1/projects/"]
+export const prefixes: ReadonlyArray<string> = [
+  "/v1beta/models/",
+  "/v1/models/",
+  "/v1/projects/",
+  "/v1beta1/projects/",
+  "/v1/publishers/",
+  "/v1beta1/publishers/"
+]
 
 const format = {
   encodeResponse: Gemini.encodeResponse,
@@ -31,7 +39,8 @@ const format = {
   errorEvent: (info: Parameters<typeof Gemini.errorBody>[0]) => event(undefined, Gemini.errorBody(info))
 }
 
-const vertexPath = /^\/v1(?:beta1)?\/projects\/[^/]+\/locations\/[^/]+\/publishers\/([^/]+)\/models\/(.+)$/
+/** Vertex AI's model paths: with the project and location, or without (express mode, an API key). */
+const vertexPath = /^\/v1(?:beta1)?\/(?:projects\/[^/]+\/locations\/[^/]+\/)?publishers\/([^/]+)\/models\/(.+)$/
 
 /** The model and method a path names (`…/models/{model}:{method}`), the model URL-decoded. */
 const parsePath = (path: string): { readonly model: string; readonly method: string } | undefined => {
