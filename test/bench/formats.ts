@@ -13,7 +13,7 @@
  * Both paths are served by one Switchyard process (two providers on the same upstream), so
  * they differ only in the provider a request's `model` prefix picks.
  */
-import { type CellSettings, measureCell, type Mode, sseEvents, type Traffic, verify } from "./load.js"
+import { type CellSettings, measureCell, type Mode, parsed, sseEvents, type Traffic, verify } from "./load.js"
 import { peakRssMiB, stop } from "./processes.js"
 import type { Cell } from "./report.js"
 import { type ProxyOptions, startAnthropicUpstream, startSwitchyardWith } from "./targets.js"
@@ -51,12 +51,8 @@ export const messagesTraffic = (model: string): Traffic => ({
   headers: { "content-type": "application/json", "x-api-key": "bench", "anthropic-version": "2023-06-01" },
   wrong: (mode, { contentType, text }) => {
     if (mode === "json") {
-      let json: unknown
-      try {
-        json = JSON.parse(text)
-      } catch {
-        return "the body is not JSON"
-      }
+      const json = parsed(text)
+      if (json === undefined) return "the body is not JSON"
       const message = json as { type?: unknown; content?: unknown }
       if (message.type !== "message") return "the JSON is not a Message (type is not \"message\")"
       const hasText = Array.isArray(message.content) &&

@@ -68,6 +68,15 @@ export interface Traffic {
 export const sseEvents = (text: string): ReadonlyArray<string> =>
   text.split(/\r?\n\r?\n/).map((e) => e.trim()).filter((e) => e.length > 0)
 
+/** The body parsed as JSON, or `undefined` when it is not JSON. */
+export const parsed = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * OpenAI chat completions (`chatBody`): JSON with `choices`; a `text/event-stream` of `data:`
  * events with `choices` that ends with `data: [DONE]`.
@@ -77,12 +86,8 @@ export const chat: Traffic = {
   headers: requestHeaders,
   wrong: (mode, { contentType, text }) => {
     if (mode === "json") {
-      let json: unknown
-      try {
-        json = JSON.parse(text)
-      } catch {
-        return "the body is not JSON"
-      }
+      const json = parsed(text)
+      if (json === undefined) return "the body is not JSON"
       const choices = (json as { choices?: unknown }).choices
       return !Array.isArray(choices) || choices.length === 0 ? "the JSON has no choices" : undefined
     }
