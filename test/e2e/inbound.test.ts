@@ -55,6 +55,7 @@ providers:
   - { name: openai, type: openai, base_url: "${upstreams.openai.url}/v1", api_key: ${upstreamKeys.openai} }
   - { name: anthropic, type: anthropic, base_url: "${upstreams.anthropic.url}", api_key: ${upstreamKeys.anthropic} }
   - { name: gemini, type: gemini, base_url: "${upstreams.gemini.url}", api_key: ${upstreamKeys.gemini} }
+  - { name: openai-responses, type: openai, base_url: "${upstreams.openai.url}/v1", api_key: ${upstreamKeys.openai}, passthrough: true }
 `
   })
 }, 30_000)
@@ -774,6 +775,53 @@ describe("the fast path: a client in the provider's own format", () => {
 
 // ---------------------------------------------------------------------------------------------
 // Token counting
+
+describe("Responses clients and a provider that serves the Responses API (openai, passthrough: true)", () => {
+  const params = {
+    model: "openai-responses/gpt-4o-mini",
+    input: "What is new today?",
+    tools: [{ type: "web_search" }],
+    x_client_extra: { a: 1 }
+  }
+
+  it("forwarded as sent but for the model, built-in tools and unknown fields included; the answer's bytes back", async () => {
+    const { result: response, seen } = await observe(() =>
+      openaiClient().responses.create(params as unknown as OpenAI.Responses.ResponseCreateParamsNonStreaming).asResponse()
+    )
+    const raw = await response.text()
+    const [request] = onlyTo(target("openai"), seen, 1)
+    expect(request!.path).toBe("/v1/responses")
+    expect(request!.body).toEqual({ ...params, model: "gpt-4o-mini" })
+    expect(request!.headers.authorization).toBe(`Bearer ${upstreamKeys.openai}`)
+    noClientKey(request!)
+    expect(response.status).toBe(200)
+    expect(response.headers.get("x-switchyard-provider")).toBe("openai-responses")
+    expect(raw, "the upstream's answer, byte for byte").toBe(request!.response)
+    expect(JSON.parse(raw).output[0].content[0].text).toBe(Vendors.responsesText)
+  })
+
+  it("streamed: the upstream's events, byte for byte, and the SDK reads them", async () => {
+    const { result: response, seen } = await observe(() =>
+      post("/v1/responses", JSON.stringify({ ...params, stream: true }), { authorization: "Bearer sk-client" })
+    )
+    const raw = await response.text()
+    const [request] = onlyTo(target("openai"), seen, 1)
+    expect(request!.body).toEqual({ ...params, stream: true, model: "gpt-4o-mini" })
+    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/)
+    expect(raw, "the upstream's stream, byte for byte").toBe(request!.response)
+    const final = await openaiClient().responses.stream({ model: params.model, input: params.input }).finalResponse()
+    expect(final.output_text).toBe(Vendors.responsesText)
+  })
+
+  it("what only the Responses API can do, asked of a provider that cannot: 400 naming the field, nothing sent", async () => {
+    const { result: error, seen } = await observe(() =>
+      openaiClient().responses.create({ ...params, model: "anthropic/claude-sonnet-4-5" } as never).then(() => undefined, (e: unknown) => e)
+    )
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError)
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("tools[0].type")
+    for (const vendor of vendors) expect(seen(vendor)).toEqual([])
+  })
+})
 
 describe("token counting, by the vendor that speaks the client's format", () => {
   it("Anthropic SDK messages.countTokens -> anthropic: the upstream's input_tokens", async () => {

@@ -235,6 +235,7 @@ const openAiError = (message: string, type: string, code: string | null = null) 
 export const startOpenAI = (options: Options = {}): Promise<VendorUpstream> =>
   serve("openai", async (exchange, reply, n) => {
     if (exchange.method === "GET" && exchange.path === "/v1/models") return reply.json(200, { object: "list", data: [] })
+    if (exchange.method === "POST" && exchange.path === "/v1/responses") return respond(exchange, reply, n)
     if (exchange.method !== "POST" || exchange.path !== "/v1/chat/completions") {
       return reply.json(404, openAiError(`Unknown request URL: ${exchange.method} ${exchange.path}.`, "invalid_request_error", "unknown_url"))
     }
@@ -321,6 +322,56 @@ export const startOpenAI = (options: Options = {}): Promise<VendorUpstream> =>
     events.push("data: [DONE]\n\n")
     return reply.events(events)
   })
+
+/** What OpenAI's Responses API answers here, whatever it is asked. */
+export const responsesText = "Hello from the Responses API!"
+
+/**
+ * OpenAI's Responses API, text only: the Response object
+ * (https://platform.openai.com/docs/api-reference/responses/object) as JSON, or its event stream
+ * (https://platform.openai.com/docs/api-reference/responses-streaming: response.created,
+ * response.in_progress, output_item.added, content_part.added, output_text.delta...,
+ * output_text.done, content_part.done, output_item.done, response.completed).
+ */
+const respond = (exchange: Exchange, reply: Reply, n: number) => {
+  const body = isRecord(exchange.body) ? exchange.body : {}
+  const part = { type: "output_text", text: responsesText, annotations: [] }
+  const item = { type: "message", id: `msg_vendor_${n}`, status: "completed", role: "assistant", content: [part] }
+  const response = (status: string, output: ReadonlyArray<unknown>, withUsage: boolean) => ({
+    id: `resp_vendor_${n}`,
+    object: "response",
+    created_at: 1_760_000_000 + n,
+    status,
+    model: typeof body.model === "string" ? body.model : "unknown",
+    output,
+    usage: withUsage
+      ? {
+        input_tokens: usage.openai.input,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: usage.openai.output,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: usage.openai.input + usage.openai.output
+      }
+      : null,
+    ...vendorExtra
+  })
+  if (body.stream !== true) return reply.json(200, response("completed", [item], true))
+  let sequence = 0
+  const event = (type: string, data: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`
+  const at = { item_id: item.id, output_index: 0, content_index: 0 }
+  return reply.events([
+    event("response.created", { response: response("in_progress", [], false) }),
+    event("response.in_progress", { response: response("in_progress", [], false) }),
+    event("response.output_item.added", { output_index: 0, item: { ...item, status: "in_progress", content: [] } }),
+    event("response.content_part.added", { ...at, part: { ...part, text: "" } }),
+    ...piecesOf(responsesText).map((delta) => event("response.output_text.delta", { ...at, delta, logprobs: [] })),
+    event("response.output_text.done", { ...at, text: responsesText, logprobs: [] }),
+    event("response.content_part.done", { ...at, part }),
+    event("response.output_item.done", { output_index: 0, item }),
+    event("response.completed", { response: response("completed", [item], true) })
+  ])
+}
 
 // ---------------------------------------------------------------------------------------------
 // Anthropic Messages

@@ -90,6 +90,12 @@ export interface Result<A> {
 export interface Relay {
   readonly canonical: ChatRequest
   readonly native: Passthrough.Request
+  /**
+   * Why `native` cannot be translated (a Responses built-in tool, say), when it cannot:
+   * `canonical` is then only what routing reads, the request goes only to candidates that speak
+   * the format, and with none it fails with this.
+   */
+  readonly untranslatable?: GatewayError | undefined
 }
 
 /**
@@ -291,12 +297,25 @@ export const make = (config: Routing.RoutingConfig) =>
     const forwards = (native: Passthrough.Request | undefined, provider: Provider): boolean =>
       native !== undefined && !plugins.readsBodies && provider.passthrough?.format === native.format
 
-    /** Candidates that will be sent `native` as it came are not checked against the canonical request. */
-    const prepare = (req: ChatRequest, ctx: RequestContext.RequestContext, native: Passthrough.Request | undefined) =>
+    /**
+     * Candidates that will be sent `native` as it came are not checked against the canonical
+     * request; when `native` cannot be translated, they are the only ones left.
+     */
+    const prepare = (
+      req: ChatRequest,
+      ctx: RequestContext.RequestContext,
+      native: Passthrough.Request | undefined,
+      untranslatable: GatewayError | undefined
+    ) =>
       plugins.beforeRequest({ ...req, model: Routing.resolveAlias(routing, req.model) }, ctx).pipe(
         Effect.flatMap((prepared) =>
-          Effect.flatMap(planner(prepared, ctx), (plan) => {
-            const upstream = plan.model === prepared.model ? prepared : { ...prepared, model: plan.model }
+          Effect.flatMap(planner(prepared, ctx), (planned) => {
+            const upstream = planned.model === prepared.model ? prepared : { ...prepared, model: planned.model }
+            let plan = planned
+            if (untranslatable !== undefined) {
+              plan = { ...planned, candidates: planned.candidates.filter((c) => forwards(native, c.provider)) }
+              if (plan.candidates.length === 0) return Effect.fail(untranslatable)
+            }
             return Effect.map(
               admit("chat", plan, upstream, (provider) => forwards(native, provider)),
               (admitted) => ({ plan: admitted, upstream })
@@ -355,12 +374,13 @@ export const make = (config: Routing.RoutingConfig) =>
     const relayWith = (
       req: ChatRequest,
       native: Passthrough.Request | undefined,
+      untranslatable: GatewayError | undefined,
       ctx: RequestContext.RequestContext = RequestContext.make()
     ): Effect.Effect<Relayed<ChatResult, Passthrough.Answer>, GatewayError> => {
       const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
       let served: Candidate | undefined
       let usage: Usage | undefined
-      return prepare(req, ctx, native).pipe(
+      return prepare(req, ctx, native, untranslatable).pipe(
         Effect.flatMap(({ plan, upstream }) =>
           router.run(
             plan,
@@ -393,11 +413,11 @@ export const make = (config: Routing.RoutingConfig) =>
       )
     }
 
-    const relay: Service["relay"] = (req, ctx) => relayWith(req.canonical, req.native, ctx)
+    const relay: Service["relay"] = (req, ctx) => relayWith(req.canonical, req.native, req.untranslatable, ctx)
 
     // Without a native request, every answer is translated.
     const chat: Service["chat"] = (req, ctx) =>
-      Effect.map(relayWith(req, undefined, ctx), (relayed) => (relayed as { readonly result: ChatResult }).result)
+      Effect.map(relayWith(req, undefined, undefined, ctx), (relayed) => (relayed as { readonly result: ChatResult }).result)
 
     /** A streaming attempt's opened answer: canonical chunks, or the upstream's own bytes. */
     type Opened =
@@ -414,6 +434,7 @@ export const make = (config: Routing.RoutingConfig) =>
     const relayStreamWith = (
       req: ChatRequest,
       native: Passthrough.Request | undefined,
+      untranslatable: GatewayError | undefined,
       ctx: RequestContext.RequestContext = RequestContext.make()
     ): Effect.Effect<Relayed<StreamResult, Passthrough.StreamAnswer<GatewayError>>, GatewayError, Scope.Scope> => {
       const clientWantsUsage = req.stream_options?.include_usage === true
@@ -464,7 +485,7 @@ export const make = (config: Routing.RoutingConfig) =>
             account(ctx, "chat", req.model, true, served, trace, ended ?? Exit.interrupt(FiberId.none), usageOf?.() ?? usage, failovers)
           )
         ))
-      return prepare(req, ctx, native).pipe(
+      return prepare(req, ctx, native, untranslatable).pipe(
         Effect.flatMap(({ plan, upstream }) => {
           const withUsage: ChatRequest = { ...upstream, stream: true, stream_options: { ...upstream.stream_options, include_usage: true } }
           const open = (c: Candidate, request: ChatRequest, options: CallOptions) =>
@@ -519,10 +540,11 @@ export const make = (config: Routing.RoutingConfig) =>
       )
     }
 
-    const relayStream: Service["relayStream"] = (req, ctx) => relayStreamWith(req.canonical, req.native, ctx)
+    const relayStream: Service["relayStream"] = (req, ctx) =>
+      relayStreamWith(req.canonical, req.native, req.untranslatable, ctx)
 
     const chatStream: Service["chatStream"] = (req, ctx) =>
-      Effect.map(relayStreamWith(req, undefined, ctx), (relayed) => (relayed as { readonly result: StreamResult }).result)
+      Effect.map(relayStreamWith(req, undefined, undefined, ctx), (relayed) => (relayed as { readonly result: StreamResult }).result)
 
     /**
      * A non-streaming operation other than chat: planned by the strategy over a chat view of

@@ -19,7 +19,7 @@ import type { Pull } from "./Streaming.js"
  *
  * @since 0.1.0 @category Models
  */
-export type Format = "openai" | "anthropic" | "gemini"
+export type Format = "openai" | "responses" | "anthropic" | "gemini"
 
 /** @since 0.1.0 @category Models */
 export interface Request {
@@ -27,7 +27,7 @@ export interface Request {
   /**
    * The vendor's operation, as its API names it: `messages` or `messages/count_tokens`
    * (Anthropic), `generateContent`, `streamGenerateContent` or `countTokens` (Gemini),
-   * `chat/completions` (OpenAI).
+   * `chat/completions` (OpenAI), `responses` (OpenAI's Responses API).
    */
   readonly operation: string
   /** The client's body as it was received. */

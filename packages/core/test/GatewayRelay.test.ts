@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type { ChatRequest, Usage } from "@switchyard/core/ChatSchema"
 import * as Gateway from "@switchyard/core/Gateway"
 import type { ProviderError } from "@switchyard/core/GatewayError"
-import { ProviderStatusError } from "@switchyard/core/GatewayError"
+import { InvalidRequest, ProviderStatusError } from "@switchyard/core/GatewayError"
 import type * as Passthrough from "@switchyard/core/Passthrough"
 import * as Plugins from "@switchyard/core/Plugins"
 import * as Streaming from "@switchyard/core/Streaming"
@@ -131,6 +131,34 @@ describe("Gateway.relay", () => {
       assert.strictEqual(anthropic.forwarded.length, 0)
       assert.strictEqual(provider.received.length, 1)
     }).pipe(Effect.provide(layer))
+  })
+})
+
+describe("Gateway.relay of a request translation cannot carry", () => {
+  const untranslatable = new InvalidRequest({ message: "tools[0].type: only function tools translate", param: "tools[0].type" })
+
+  it.effect("goes only to the candidates that speak its format", () => {
+    const anthropic = speaking("anthropic")
+    const openai = TestProvider.make({ name: "openai", models: ["claude-*"] })
+    const native1 = TestProvider.make({ name: "anthropic", models: ["claude-*"], passthrough: anthropic.passthrough })
+    const config = { strategy: { mode: "fallback" as const }, targets: [{ virtual_key: "openai" }, { virtual_key: "anthropic" }] }
+    return Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const relayed = yield* gateway.relay({ canonical, native, untranslatable })
+      assert.strictEqual(relayed._tag, "Forwarded")
+      assert.strictEqual(openai.received.length, 0)
+      assert.strictEqual(anthropic.forwarded.length, 1)
+    }).pipe(Effect.provide(gatewayWith(config, [openai, native1])))
+  })
+
+  it.effect("fails with why, calling no one, when no candidate speaks its format", () => {
+    const openai = TestProvider.make({ name: "openai", models: ["claude-*"] })
+    return Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const error = yield* Effect.flip(gateway.relayStream({ canonical, native: { ...native, stream: true }, untranslatable }).pipe(Effect.scoped))
+      assert.strictEqual(error, untranslatable)
+      assert.strictEqual(openai.received.length, 0)
+    }).pipe(Effect.provide(gatewayWith({}, [openai])))
   })
 })
 

@@ -17,12 +17,13 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { ChatRequest } from "@switchyard/core/ChatSchema"
+import { ChatRequest, type ChatResponse } from "@switchyard/core/ChatSchema"
 import { EmbeddingRequest } from "@switchyard/core/EmbeddingSchema"
 import * as Gateway from "@switchyard/core/Gateway"
 import type { GatewayError } from "@switchyard/core/GatewayError"
 import { InvalidRequest } from "@switchyard/core/GatewayError"
 import { ImageRequest } from "@switchyard/core/ImageSchema"
+import type * as Passthrough from "@switchyard/core/Passthrough"
 import * as RequestContext from "@switchyard/core/RequestContext"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -128,32 +129,45 @@ const embeddings = (maxBodyBytes: number) =>
 const imageGenerations = (maxBodyBytes: number) =>
   unary(maxBodyBytes, decoder(ImageRequest), (gateway, req, ctx) => gateway.image(req, ctx))
 
-/** `/v1/responses` and `/v1/completions`: formats only translation serves. */
-const translatedChat = (
-  maxBodyBytes: number,
-  decode: (json: unknown) => Either.Either<ChatRequest, InvalidRequest>,
-  format: (json: Readonly<Record<string, unknown>>) => Ingress.Format
-) =>
+/**
+ * `/v1/responses`: forwarded as it came to a provider that serves the Responses API, translated
+ * for the others. What translation cannot carry (built-in tools, `previous_response_id`) still
+ * reaches a provider that serves the API; with none, the translation's refusal answers.
+ */
+const responses = (maxBodyBytes: number) =>
+  handler((request, ctx) =>
+    Effect.flatMap(RequestBody.readJsonWithText(request, maxBodyBytes), ({ json, text }) =>
+      Effect.flatMap(Ingress.objectBody(json), (body) => {
+        const stream = body.stream === true
+        const format = {
+          encodeResponse: (res: ChatResponse) => Responses.encodeResponse(res, body),
+          streamEncoder: () => Responses.streamEncoder(body),
+          errorEvent: (info: HttpErrors.ErrorInfo) => Responses.streamEncoder(body).error(info)
+        }
+        const native: Passthrough.Request = { format: "responses", operation: "responses", text, body, stream, headers: {} }
+        const decoded = Responses.decodeRequest(body)
+        if (Either.isRight(decoded)) return Ingress.relay(format, { canonical: decoded.right, native }, ctx)
+        if (typeof body.model !== "string" || body.model === "") return Effect.fail(decoded.left)
+        const view: ChatRequest = { model: body.model, messages: [{ role: "user", content: "" }], stream }
+        return Ingress.relay(format, { canonical: view, native, untranslatable: decoded.left }, ctx)
+      })))
+
+/**
+ * `/v1/completions`: a format only translation serves. The canonical request always asks for
+ * the usage; the client's own `stream_options` says whether it sees it.
+ */
+const completions = (maxBodyBytes: number) =>
   handler((request, ctx) =>
     Effect.flatMap(RequestBody.readJson(request, maxBodyBytes), (json) =>
-      Effect.flatMap(decode(json), (req) => Ingress.chat(format(json as Record<string, unknown>), req, ctx)))
-  )
-
-const responses = (maxBodyBytes: number) =>
-  translatedChat(maxBodyBytes, Responses.decodeRequest, (body) => ({
-    encodeResponse: (res) => Responses.encodeResponse(res, body),
-    streamEncoder: () => Responses.streamEncoder(body)
-  }))
-
-const completions = (maxBodyBytes: number) =>
-  translatedChat(maxBodyBytes, Completions.decodeRequest, (body) => ({
-    encodeResponse: Completions.encodeResponse,
-    streamEncoder: () =>
-      Completions.streamEncoder(
-        typeof body.stream_options === "object" && body.stream_options !== null &&
-          (body.stream_options as Record<string, unknown>).include_usage === true
-      )
-  }))
+      Effect.flatMap(Completions.decodeRequest(json), (req) => {
+        const { stream_options } = json as { readonly stream_options?: { readonly include_usage?: unknown } | null }
+        const includeUsage = stream_options?.include_usage === true
+        return Ingress.chat(
+          { encodeResponse: Completions.encodeResponse, streamEncoder: () => Completions.streamEncoder(includeUsage) },
+          req,
+          ctx
+        )
+      })))
 
 const capabilities = handler((_, ctx) =>
   Effect.map(Gateway.Gateway, (gateway) =>

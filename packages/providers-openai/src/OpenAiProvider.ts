@@ -22,7 +22,9 @@ import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type { Redactor } from "@switchyard/provider-http/Redact"
+import * as Forwarding from "@switchyard/provider-http/Forwarding"
 import * as Upstream from "@switchyard/provider-http/Upstream"
+import { isRecord } from "@switchyard/provider-http/Wire"
 import * as Errors from "./internal/errors.js"
 import * as SseBody from "./internal/stream.js"
 import * as Wire from "./internal/wire.js"
@@ -85,6 +87,13 @@ export interface Options {
   readonly unsupported?: Unsupported | undefined
   /** What the gateway does with a request that sets an `unsupported` parameter. Default `warn`. */
   readonly unsupportedParams?: Capabilities.Policy | undefined
+  /**
+   * Whether the upstream serves OpenAI's Responses API (`POST /responses`): then requests from
+   * Responses clients are forwarded to it as they came (the fast path: built-in tools,
+   * `previous_response_id` and unknown fields work), instead of being translated to chat
+   * completions. Default: when the base URL is OpenAI's own.
+   */
+  readonly passthrough?: boolean | undefined
 }
 
 /** @since 0.1.0 @category Models */
@@ -132,6 +141,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
     const patterns = options.models !== undefined && options.models.length > 0
       ? options.models
       : options.families ?? Provider.modelFamilies("openai")
+    const baseUrl = options.baseUrl ?? defaultBaseUrl
     const { headers, redact } = Upstream.credentials({
       base: { "content-type": "application/json", accept: "application/json" },
       apiKey: options.apiKey,
@@ -142,7 +152,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
 
     const upstream = yield* Upstream.make({
       provider: name,
-      baseUrl: options.baseUrl ?? defaultBaseUrl,
+      baseUrl,
       headers,
       redact,
       errorBody: Errors.fromErrorBody,
@@ -187,6 +197,21 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
         SseBody.makeDecoder(name, redact)
       )
 
+    const passthrough = (options.passthrough ?? new URL(baseUrl).hostname === "api.openai.com")
+      ? Forwarding.make(upstream, {
+        format: "responses",
+        request: (request, model, timeoutMillis) =>
+          Effect.succeed({ method: "POST", path: "/responses", body: Forwarding.withModel(request, model), timeoutMillis }),
+        usage: (answer) => Wire.responsesUsage(answer.usage),
+        // https://platform.openai.com/docs/api-reference/responses-streaming: the usage is in
+        // the last event's response (response.completed, or .incomplete).
+        streamUsage: {
+          marker: "\"usage\"",
+          read: (_, last) => isRecord(last.response) ? Wire.responsesUsage(last.response.usage) : undefined
+        }
+      })
+      : undefined
+
     const listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =
       options.models !== undefined && options.models.length > 0
         ? Effect.succeed(Provider.listedModels(name, options.models))
@@ -206,6 +231,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       ...(offered.embeddings === undefined ? {} : { embed }),
       ...(offered.images === undefined ? {} : { image }),
       listModels,
+      passthrough,
       capabilities: offered,
       unsupportedParams: options.unsupportedParams,
       supportsPrefill: options.prefill !== undefined,

@@ -64,7 +64,9 @@ export const ProviderConfig = Schema.Struct({
   prefill: Schema.optional(Schema.Union(Schema.Literal("prefix", "continue_final_message"), Schema.Literal(false))),
   /**
    * `anthropic`, `gemini`, `vertex`: false translates requests from clients of the vendor's own
-   * format instead of forwarding them as they came (the fast path, the default).
+   * format instead of forwarding them as they came (the fast path, the default). `openai`:
+   * whether the upstream serves the Responses API, whose clients' requests are then forwarded
+   * (default: when the base URL is OpenAI's own).
    */
   passthrough: Schema.optional(Schema.Boolean),
   /** `azure-openai`, `gemini`, `vertex`: the API version (each has a current default). */
@@ -221,8 +223,8 @@ const crossCheck = (
       problems.push(`providers[${i}].simulation: only providers of type mock are simulated`)
     }
     problems.push(...typeSpecificProblems(p, `providers[${i}]`, env))
-    if (p.passthrough !== undefined && !["anthropic", "gemini", "vertex"].includes(p.type)) {
-      problems.push(`providers[${i}].passthrough: applies to anthropic, gemini and vertex, whose clients' own requests can be forwarded`)
+    if (p.passthrough !== undefined && !["openai", "anthropic", "gemini", "vertex"].includes(p.type)) {
+      problems.push(`providers[${i}].passthrough: applies to openai, anthropic, gemini and vertex, whose clients' own requests can be forwarded`)
     }
     if (p.type === "mock" && p.prefill !== undefined) {
       problems.push(`providers[${i}].prefill: the mock provider always continues a prefill; remove the field`)

@@ -247,6 +247,17 @@ aliases: { fast: quick, quick: mock-1 }
       }
     }))
 
+  it.effect("passthrough: on the types whose clients' own requests can be forwarded, refused elsewhere", () =>
+    Effect.gen(function*() {
+      const ok = yield* decode(
+        "providers: [{ name: a, type: anthropic, passthrough: false }, { name: g, type: gemini, api_key: k, passthrough: false }, { name: o, type: openai, passthrough: true }]"
+      )
+      assert.deepStrictEqual(ok.providers.map((p) => p.passthrough), [false, false, true])
+      const found = yield* problems("providers: [{ name: m, type: mock, passthrough: false }, { name: g, type: groq, api_key: k, passthrough: true }]")
+      assert.include(found.join("\n"), "providers[0].passthrough: applies to openai, anthropic, gemini and vertex")
+      assert.include(found.join("\n"), "providers[1].passthrough: applies to openai")
+    }))
+
   it.effect("anthropic: a provider type of its own, from the file or from ANTHROPIC_API_KEY", () =>
     Effect.gen(function*() {
       const fromFile = yield* decode("providers: [{ name: claude, type: anthropic, api_key: k, prefill: false }]")

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo } from "@switchyard/core/ChatSchema"
+import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Usage } from "@switchyard/core/ChatSchema"
 import type { EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
@@ -14,7 +14,7 @@ import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
-import { isRecord, preview } from "@switchyard/provider-http/Wire"
+import { count, isRecord, preview } from "@switchyard/provider-http/Wire"
 
 /** The streaming request: the same body with `stream: true` (only copied when needed). @internal */
 export const streamingRequest = (req: ChatRequest): ChatRequest => req.stream === true ? req : { ...req, stream: true }
@@ -178,4 +178,27 @@ export const parseModelList = (
     })
   }
   return Either.right(models)
+}
+
+/**
+ * The Responses API's usage in canonical terms
+ * (https://platform.openai.com/docs/api-reference/responses/object#responses/object-usage):
+ * its input and output counts already include the cached and reasoning tokens, as Chat
+ * Completions' do.
+ *
+ * @internal
+ */
+export const responsesUsage = (usage: unknown): Usage | undefined => {
+  if (!isRecord(usage)) return undefined
+  const input = count(usage.input_tokens) ?? 0
+  const output = count(usage.output_tokens) ?? 0
+  const cached = isRecord(usage.input_tokens_details) ? count(usage.input_tokens_details.cached_tokens) : undefined
+  const reasoning = isRecord(usage.output_tokens_details) ? count(usage.output_tokens_details.reasoning_tokens) : undefined
+  return {
+    prompt_tokens: input,
+    completion_tokens: output,
+    total_tokens: count(usage.total_tokens) ?? input + output,
+    ...(cached === undefined ? {} : { prompt_tokens_details: { cached_tokens: cached } }),
+    ...(reasoning === undefined ? {} : { completion_tokens_details: { reasoning_tokens: reasoning } })
+  }
 }
