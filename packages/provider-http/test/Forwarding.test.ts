@@ -103,6 +103,15 @@ describe("Forwarding", () => {
       }))
   }
 
+  it.live("aborts the upstream request when the stream's scope closes before its end (a client gone)", () =>
+    Effect.gen(function*() {
+      const upstream = yield* TestUpstream.start(() => ({ headers: { "content-type": "text/event-stream" }, body: events.slice(0, 1), keepOpen: true }))
+      const forwarding = Forwarding.make(yield* makeUpstream(upstream.origin), options)
+      const first = yield* Effect.scoped(Effect.flatMap(forwarding.forwardStream(request, "claude-x"), (answer) => answer.pull))
+      assert.strictEqual(Chunk.join(first, ""), events[0])
+      yield* TestUpstream.abortedBy(upstream)
+    }).pipe(Effect.scoped))
+
   it.scoped("fails a stream cut short before the vendor's last event, retryably", () =>
     Effect.gen(function*() {
       const upstream = yield* TestUpstream.start(() => ({ headers: { "content-type": "text/event-stream" }, body: events.slice(0, 2) }))
