@@ -18,7 +18,7 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Stream from "effect/Stream"
 import * as Capabilities from "./Capabilities.js"
 import * as Catalog from "./Catalog.js"
-import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Usage } from "./ChatSchema.js"
+import type { ChatChunk, ChatRequest, ChatResponse, ModelInfo, Tool, Usage } from "./ChatSchema.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Deadlines from "./Deadlines.js"
 import type { EmbeddingRequest, EmbeddingResponse } from "./EmbeddingSchema.js"
@@ -40,6 +40,8 @@ import type { Candidate, Plan } from "./RoutingStrategy.js"
 import * as RoutingStrategy from "./RoutingStrategy.js"
 import * as StreamFailover from "./StreamFailover.js"
 import * as Streaming from "./Streaming.js"
+import * as ToolLoop from "./ToolLoop.js"
+import * as Tools from "./Tools.js"
 
 /** @since 0.1.0 @category Models */
 export interface ChatResult {
@@ -232,6 +234,19 @@ export const make = (config: Routing.RoutingConfig) =>
     const planner = RoutingStrategy.make(routing, { registry, catalog, latency })
     const midStreamFailover = routing.strategy?.mid_stream_failover === true
     const discovery = yield* ModelDiscovery.make(registry.all())
+    const tools = Option.getOrUndefined(yield* Effect.serviceOption(Tools.Tools))
+
+    /**
+     * `plain` without the gateway's tools (none configured, or none offered now, as while their
+     * servers connect), else `looped` over the tools offered.
+     */
+    const withTools = <A, E, R>(
+      plain: () => Effect.Effect<A, E, R>,
+      looped: (offered: ReadonlyArray<Tool>) => Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E, R> =>
+      tools === undefined
+        ? plain()
+        : Effect.flatMap(tools.list, (offered) => offered.length === 0 ? plain() : looped(offered))
 
     const enforcers = new Map(registry.all().map((p) => {
       const policy = p.unsupportedParams ?? "warn"
@@ -413,11 +428,28 @@ export const make = (config: Routing.RoutingConfig) =>
       )
     }
 
-    const relay: Service["relay"] = (req, ctx) => relayWith(req.canonical, req.native, req.untranslatable, ctx)
-
     // Without a native request, every answer is translated.
-    const chat: Service["chat"] = (req, ctx) =>
+    const oneRound = (req: ChatRequest, ctx: RequestContext.RequestContext) =>
       Effect.map(relayWith(req, undefined, undefined, ctx), (relayed) => (relayed as { readonly result: ChatResult }).result)
+
+    const chat: Service["chat"] = (req, ctx = RequestContext.make()) =>
+      withTools(
+        () => oneRound(req, ctx),
+        (offered) => ToolLoop.chat((r) => oneRound(r, ctx), tools!, offered, req, ctx)
+      )
+
+    /** A request a client sent in its own format goes through the tool loop translated, if it can be. */
+    const relay: Service["relay"] = (req, ctx = RequestContext.make()) =>
+      req.untranslatable !== undefined
+        ? relayWith(req.canonical, req.native, req.untranslatable, ctx)
+        : withTools(
+          () => relayWith(req.canonical, req.native, undefined, ctx),
+          (offered) =>
+            Effect.map(ToolLoop.chat((r) => oneRound(r, ctx), tools!, offered, req.canonical, ctx), (result) => ({
+              _tag: "Translated" as const,
+              result
+            }))
+        )
 
     /** A streaming attempt's opened answer: canonical chunks, or the upstream's own bytes. */
     type Opened =
@@ -540,11 +572,26 @@ export const make = (config: Routing.RoutingConfig) =>
       )
     }
 
-    const relayStream: Service["relayStream"] = (req, ctx) =>
-      relayStreamWith(req.canonical, req.native, req.untranslatable, ctx)
-
-    const chatStream: Service["chatStream"] = (req, ctx) =>
+    const oneStreamRound = (req: ChatRequest, ctx: RequestContext.RequestContext) =>
       Effect.map(relayStreamWith(req, undefined, undefined, ctx), (relayed) => (relayed as { readonly result: StreamResult }).result)
+
+    const chatStream: Service["chatStream"] = (req, ctx = RequestContext.make()) =>
+      withTools(
+        () => oneStreamRound(req, ctx),
+        (offered) => ToolLoop.chatStream((r) => oneStreamRound(r, ctx), tools!, offered, req, ctx)
+      )
+
+    const relayStream: Service["relayStream"] = (req, ctx = RequestContext.make()) =>
+      req.untranslatable !== undefined
+        ? relayStreamWith(req.canonical, req.native, req.untranslatable, ctx)
+        : withTools(
+          () => relayStreamWith(req.canonical, req.native, undefined, ctx),
+          (offered) =>
+            Effect.map(ToolLoop.chatStream((r) => oneStreamRound(r, ctx), tools!, offered, req.canonical, ctx), (result) => ({
+              _tag: "Translated" as const,
+              result
+            }))
+        )
 
     /**
      * A non-streaming operation other than chat: planned by the strategy over a chat view of

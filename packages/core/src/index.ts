@@ -48,3 +48,7 @@ export * as Router from "./Router.js"
 export * as RoutingStrategy from "./RoutingStrategy.js"
 /** @since 0.1.0 */
 export * as StreamFailover from "./StreamFailover.js"
+/** @since 0.1.0 */
+export * as Tools from "./Tools.js"
+/** @since 0.1.0 */
+export * as ToolLoop from "./ToolLoop.js"
