@@ -235,6 +235,7 @@ export const make = (config: Routing.RoutingConfig) =>
     const midStreamFailover = routing.strategy?.mid_stream_failover === true
     const discovery = yield* ModelDiscovery.make(registry.all())
     const tools = Option.getOrUndefined(yield* Effect.serviceOption(Tools.Tools))
+    const loop: ToolLoop.Loop | undefined = tools === undefined ? undefined : { tools, audit: hooks.publishToolCall }
 
     /**
      * `plain` without the gateway's tools (none configured, or none offered now, as while their
@@ -242,11 +243,11 @@ export const make = (config: Routing.RoutingConfig) =>
      */
     const withTools = <A, E, R>(
       plain: () => Effect.Effect<A, E, R>,
-      looped: (offered: ReadonlyArray<Tool>) => Effect.Effect<A, E, R>
+      looped: (loop: ToolLoop.Loop, offered: ReadonlyArray<Tool>) => Effect.Effect<A, E, R>
     ): Effect.Effect<A, E, R> =>
-      tools === undefined
+      loop === undefined
         ? plain()
-        : Effect.flatMap(tools.list, (offered) => offered.length === 0 ? plain() : looped(offered))
+        : Effect.flatMap(loop.tools.list, (offered) => offered.length === 0 ? plain() : looped(loop, offered))
 
     const enforcers = new Map(registry.all().map((p) => {
       const policy = p.unsupportedParams ?? "warn"
@@ -435,7 +436,7 @@ export const make = (config: Routing.RoutingConfig) =>
     const chat: Service["chat"] = (req, ctx = RequestContext.make()) =>
       withTools(
         () => oneRound(req, ctx),
-        (offered) => ToolLoop.chat((r) => oneRound(r, ctx), tools!, offered, req, ctx)
+        (loop, offered) => ToolLoop.chat((r) => oneRound(r, ctx), loop, offered, req, ctx)
       )
 
     /** A request a client sent in its own format goes through the tool loop translated, if it can be. */
@@ -444,8 +445,8 @@ export const make = (config: Routing.RoutingConfig) =>
         ? relayWith(req.canonical, req.native, req.untranslatable, ctx)
         : withTools(
           () => relayWith(req.canonical, req.native, undefined, ctx),
-          (offered) =>
-            Effect.map(ToolLoop.chat((r) => oneRound(r, ctx), tools!, offered, req.canonical, ctx), (result) => ({
+          (loop, offered) =>
+            Effect.map(ToolLoop.chat((r) => oneRound(r, ctx), loop, offered, req.canonical, ctx), (result) => ({
               _tag: "Translated" as const,
               result
             }))
@@ -578,7 +579,7 @@ export const make = (config: Routing.RoutingConfig) =>
     const chatStream: Service["chatStream"] = (req, ctx = RequestContext.make()) =>
       withTools(
         () => oneStreamRound(req, ctx),
-        (offered) => ToolLoop.chatStream((r) => oneStreamRound(r, ctx), tools!, offered, req, ctx)
+        (loop, offered) => ToolLoop.chatStream((r) => oneStreamRound(r, ctx), loop, offered, req, ctx)
       )
 
     const relayStream: Service["relayStream"] = (req, ctx = RequestContext.make()) =>
@@ -586,8 +587,8 @@ export const make = (config: Routing.RoutingConfig) =>
         ? relayStreamWith(req.canonical, req.native, req.untranslatable, ctx)
         : withTools(
           () => relayStreamWith(req.canonical, req.native, undefined, ctx),
-          (offered) =>
-            Effect.map(ToolLoop.chatStream((r) => oneStreamRound(r, ctx), tools!, offered, req.canonical, ctx), (result) => ({
+          (loop, offered) =>
+            Effect.map(ToolLoop.chatStream((r) => oneStreamRound(r, ctx), loop, offered, req.canonical, ctx), (result) => ({
               _tag: "Translated" as const,
               result
             }))

@@ -5,7 +5,7 @@
  * calling them or the depth limit is reached. A call to a tool the client sent ends the loop: the
  * client runs it.
  *
- * Streamed, every round is a stream: the text of each round reaches the client as it comes,
+ * Every call is a span and an audit event (`Hooks.ToolCallEvent`). Streamed, every round is a stream: the text of each round reaches the client as it comes,
  * the calls the gateway runs never do, and the client sees one answer whose finish reason and
  * usage (the sum of every round's) come at the very end.
  *
@@ -19,6 +19,7 @@ import * as Scope from "effect/Scope"
 import type { ChatChunk, ChatRequest, ChatResponse, Message, Tool, ToolCall, Usage } from "./ChatSchema.js"
 import type { ChatResult, StreamResult } from "./Gateway.js"
 import type { GatewayError } from "./GatewayError.js"
+import type * as Hooks from "./Hooks.js"
 import type { RequestContext } from "./RequestContext.js"
 import * as Streaming from "./Streaming.js"
 import type * as Tools from "./Tools.js"
@@ -38,10 +39,19 @@ export const depthLimitReached = "max_tool_depth"
  * @since 0.1.0 @category Requests
  */
 export const offer = (req: ChatRequest, tools: ReadonlyArray<Tool>): ChatRequest => {
-  const sent = new Set((req.tools ?? []).map((t) => t.function.name))
-  const added = tools.filter((t) => !sent.has(t.function.name))
+  const added = ownTools(req, tools)
   return added.length === 0 ? req : { ...req, tools: [...(req.tools ?? []), ...added] }
 }
+
+/** The gateway's tools a request is offered: those the client did not send one of the same name of. */
+const ownTools = (req: ChatRequest, tools: ReadonlyArray<Tool>): ReadonlyArray<Tool> => {
+  const sent = new Set((req.tools ?? []).map((t) => t.function.name))
+  return tools.filter((t) => !sent.has(t.function.name))
+}
+
+/** The names of the tools the loop runs for a request: a tool the client sent is the client's. */
+const runBy = (req: ChatRequest, tools: ReadonlyArray<Tool>): ReadonlySet<string> =>
+  new Set(ownTools(req, tools).map((t) => t.function.name))
 
 const sum = (a: Usage | undefined, b: Usage | undefined | null): Usage | undefined => {
   if (b == null) return a
@@ -53,9 +63,20 @@ const sum = (a: Usage | undefined, b: Usage | undefined | null): Usage | undefin
   }
 }
 
-/** Runs the calls, all at once, each a span and an audit log line; their results in order. */
+/**
+ * What the loop runs with: the tools, and where each call is recorded (the audit trail,
+ * `Hooks.publishToolCall`).
+ *
+ * @since 0.1.0 @category Models
+ */
+export interface Loop {
+  readonly tools: Tools.Service
+  readonly audit: (event: Hooks.ToolCallEvent) => Effect.Effect<void>
+}
+
+/** Runs the calls, all at once, each a span and an audit event; their results in order. */
 const runCalls = (
-  tools: Tools.Service,
+  { audit, tools }: Loop,
   calls: ReadonlyArray<ToolCall>,
   ctx: RequestContext
 ): Effect.Effect<ReadonlyArray<Message>> =>
@@ -64,14 +85,14 @@ const runCalls = (
     (call) =>
       Effect.timed(tools.call(call.function.name, call.function.arguments, ctx)).pipe(
         Effect.tap(([elapsed, result]) =>
-          Effect.logInfo("tool call").pipe(
-            Effect.annotateLogs({
-              requestId: ctx.requestId,
-              tool: call.function.name,
-              status: result.isError ? "error" : "ok",
-              latencyMs: Math.round(Duration.toMillis(elapsed))
-            })
-          )
+          audit({
+            requestId: ctx.requestId,
+            tool: call.function.name,
+            callId: call.id,
+            outcome: result.isError ? "error" : "success",
+            latencyMs: Duration.toMillis(elapsed),
+            error: result.isError ? result.content : undefined
+          })
         ),
         Effect.map(([, result]): Message => ({ role: "tool", tool_call_id: call.id, content: result.content })),
         Effect.withSpan("ToolLoop.call", { attributes: { "gen_ai.tool.name": call.function.name, "gen_ai.tool.call.id": call.id } })
@@ -84,6 +105,13 @@ const allOurs = (calls: ReadonlyArray<ToolCall>, ours: ReadonlySet<string>) =>
   calls.length > 0 && calls.every((c) => ours.has(c.function.name))
 
 /**
+ * The calls the client runs, when the model also called the gateway's tools in the same answer:
+ * the client is given its own only (it cannot run the others, and the loop cannot go on
+ * without its results).
+ */
+const clientsOnly = (calls: ReadonlyArray<ToolCall>, ours: ReadonlySet<string>) => calls.filter((c) => !ours.has(c.function.name))
+
+/**
  * `chat` with the loop: `ask` is one round (the gateway's own `chat`, routed, retried and
  * accounted like any request).
  *
@@ -91,12 +119,12 @@ const allOurs = (calls: ReadonlyArray<ToolCall>, ours: ReadonlySet<string>) =>
  */
 export const chat = (
   ask: (req: ChatRequest) => Effect.Effect<ChatResult, GatewayError>,
-  tools: Tools.Service,
+  loop: Loop,
   offered: ReadonlyArray<Tool>,
   req: ChatRequest,
   ctx: RequestContext
 ): Effect.Effect<ChatResult, GatewayError> => {
-  const ours = new Set(offered.map((t) => t.function.name))
+  const ours = runBy(req, offered)
   const round = (messages: ReadonlyArray<Message>, depth: number, used: Usage | undefined): Effect.Effect<ChatResult, GatewayError> =>
     Effect.flatMap(ask({ ...offer(req, offered), messages }), (result) => {
       const usage = sum(used, result.response.usage)
@@ -106,15 +134,23 @@ export const chat = (
         ...result,
         response: usage === undefined ? response : { ...response, usage }
       })
-      if (choice === undefined || !allOurs(calls, ours)) return Effect.succeed(answer(result.response))
-      if (depth >= tools.maxDepth) {
+      if (choice === undefined || calls.length === 0) return Effect.succeed(answer(result.response))
+      if (!allOurs(calls, ours)) {
+        const theirs = clientsOnly(calls, ours)
+        return Effect.succeed(answer(
+          theirs.length === calls.length
+            ? result.response
+            : { ...result.response, choices: [{ ...choice, message: { ...choice.message, tool_calls: theirs } }] }
+        ))
+      }
+      if (depth >= loop.tools.maxDepth) {
         const { tool_calls: _, ...message } = choice.message
         return Effect.succeed(answer({
           ...result.response,
           choices: [{ ...choice, message, finish_reason: depthLimitReached }]
         }))
       }
-      return Effect.flatMap(runCalls(tools, calls, ctx), (results) =>
+      return Effect.flatMap(runCalls(loop, calls, ctx), (results) =>
         round([...messages, { role: "assistant", content: choice.message.content, tool_calls: calls }, ...results], depth + 1, usage))
     })
   return round(req.messages, 0, undefined)
@@ -136,12 +172,12 @@ interface PendingCall {
  */
 export const chatStream = (
   askStream: (req: ChatRequest) => Effect.Effect<StreamResult, GatewayError, Scope.Scope>,
-  tools: Tools.Service,
+  loop: Loop,
   offered: ReadonlyArray<Tool>,
   req: ChatRequest,
   ctx: RequestContext
 ): Effect.Effect<StreamResult, GatewayError, Scope.Scope> => {
-  const ours = new Set(offered.map((t) => t.function.name))
+  const ours = runBy(req, offered)
   const clientWantsUsage = req.stream_options?.include_usage === true
   const withTools = { ...offer(req, offered), stream_options: { ...req.stream_options, include_usage: true } }
   const ask = (messages: ReadonlyArray<Message>) => askStream({ ...withTools, messages })
@@ -194,6 +230,19 @@ export const chatStream = (
         }
       }
 
+      /** A held-back chunk with only the fragments of the client's calls (`theirs`: old index -> new), if any. */
+      const clientFragments = (c: ChatChunk, theirs: ReadonlyMap<number, number>): ReadonlyArray<ChatChunk> =>
+        c.choices.flatMap((ch) => {
+          const fragments = (ch.delta.tool_calls ?? []).flatMap((f) => {
+            const index = theirs.get(f.index)
+            return index === undefined ? [] : [{ ...f, index }]
+          })
+          if (fragments.length === 0) return []
+          const delta = roleSent ? { tool_calls: fragments } : { role: "assistant" as const, tool_calls: fragments }
+          roleSent = true
+          return [{ ...c, choices: [{ ...ch, delta, finish_reason: null }] }]
+        })
+
       const finalChunks = (finishReason: string, extra: ReadonlyArray<ChatChunk>): Chunk.Chunk<ChatChunk> => {
         ended = true
         const out = [...extra, chunk(roleSent ? {} : { role: "assistant" }, finishReason)]
@@ -208,12 +257,14 @@ export const chatStream = (
           function: { name: c.name, arguments: c.arguments }
         }))
         if (!allOurs(made, ours)) {
-          // The client's own tools (or none): it runs them; what was held back is its answer.
-          return Effect.succeed(finalChunks(finish ?? "stop", withheld.map((c) => ({ ...c, choices: c.choices.map((ch) => ({ ...ch, finish_reason: null })) }))))
+          // The client's own tools (or none): it runs them; its calls held back are its answer.
+          // Renumbered from 0, as the client would have seen them had the model called only these.
+          const theirs = new Map([...calls].filter(([, c]) => !ours.has(c.name)).map(([index], i) => [index, i]))
+          return Effect.succeed(finalChunks(finish ?? "stop", withheld.flatMap((c) => clientFragments(c, theirs))))
         }
-        if (depth >= tools.maxDepth) return Effect.succeed(finalChunks(depthLimitReached, []))
+        if (depth >= loop.tools.maxDepth) return Effect.succeed(finalChunks(depthLimitReached, []))
         const assistant: Message = { role: "assistant", content: text === "" ? null : text, tool_calls: made }
-        return Effect.flatMap(runCalls(tools, made, ctx), (results) => {
+        return Effect.flatMap(runCalls(loop, made, ctx), (results) => {
           messages = [...messages, assistant, ...results]
           depth++
           text = ""

@@ -164,6 +164,7 @@ describe("Gateway.chat", () => {
       assert.strictEqual(events[1]!.status, 404)
     }).pipe(Effect.provide(gatewayWith({}, [openai.layer], Layer.succeed(Hooks.Hooks, {
       publish: (e) => Effect.sync(() => void events.push(e)),
+      publishToolCall: () => Effect.void,
       dropped: Effect.succeed(0)
     }))))
   })
@@ -258,6 +259,7 @@ for (const pulls of [false, true]) describe(`Gateway.chatStream (${pulls ? "open
       assert.strictEqual(events[1]!.provider, "endless")
     }).pipe(Effect.provide(gatewayWith({}, [openai.layer, endless.layer], Layer.succeed(Hooks.Hooks, {
       publish: (e) => Effect.sync(() => void events.push(e)),
+      publishToolCall: () => Effect.void,
       dropped: Effect.succeed(0)
     }))))
   })

@@ -5,6 +5,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { ChatChunk, ChatRequest, ChatResponse, Message, Tool, ToolCall } from "@switchyard/core/ChatSchema"
 import * as Gateway from "@switchyard/core/Gateway"
+import * as Hooks from "@switchyard/core/Hooks"
+import * as RequestContext from "@switchyard/core/RequestContext"
 import * as TestProvider from "@switchyard/core/TestProvider"
 import * as ToolLoop from "@switchyard/core/ToolLoop"
 import * as Tools from "@switchyard/core/Tools"
@@ -56,8 +58,11 @@ const toolsLayer = (maxDepth: number, calls: Array<string> = [], gate?: Deferred
       })
   })
 
-const withTools = (provider: TestProvider.TestProvider, tools: Layer.Layer<Tools.Tools>) =>
-  Layer.provide(gatewayWith({}, [provider]), tools)
+const withTools = (
+  provider: TestProvider.TestProvider,
+  tools: Layer.Layer<Tools.Tools>,
+  hooks: Layer.Layer<Hooks.Hooks> = Hooks.layerNone
+) => Layer.provide(gatewayWith({}, [provider], hooks), tools)
 
 const request: ChatRequest = { model: "m-1", messages: [{ role: "user", content: "What is 2 + 3?" }] }
 
@@ -70,11 +75,11 @@ describe("ToolLoop (JSON)", () => {
     })
     return Effect.gen(function*() {
       const gateway = yield* Gateway.Gateway
-      const result = yield* gateway.chat({ ...request, tools: [tool("add"), tool("lookup")] })
+      const result = yield* gateway.chat({ ...request, tools: [tool("lookup")] })
       assert.strictEqual(result.response.choices[0]!.message.content, "2 + 3 = 5")
       assert.deepStrictEqual(result.response.usage, { prompt_tokens: 20, completion_tokens: 10, total_tokens: 30 })
       const [first, second] = model.received
-      assert.deepStrictEqual(first!.tools!.map((t) => t.function.name), ["add", "lookup", "fail"], "no duplicate of the client's add")
+      assert.deepStrictEqual(first!.tools!.map((t) => t.function.name), ["lookup", "add", "fail"])
       assert.deepStrictEqual(results(second!), [["c1", "5"]])
       assert.deepStrictEqual(second!.messages[1], { role: "assistant", content: null, tool_calls: [call("c1", "add", { a: 2, b: 3 })] })
     }).pipe(Effect.provide(withTools(model, toolsLayer(5))))
@@ -99,17 +104,25 @@ describe("ToolLoop (JSON)", () => {
     })
   })
 
-  it.effect("a failing tool's error goes to the model, and the request goes on", () => {
+  it.effect("a failing tool's error goes to the model, and the request goes on; every call is an audit event", () => {
     const model = TestProvider.make({
       name: "p",
       models: ["m-*"],
-      chat: (_, n) => Effect.succeed(n === 0 ? calling(call("c1", "fail", {})) : saying("the tool could not help"))
+      chat: (_, n) =>
+        Effect.succeed(n === 0 ? calling(call("c1", "fail", {}), call("c2", "add", { a: 1, b: 1 })) : saying("the tool could not help"))
     })
+    const audited: Array<Hooks.ToolCallEvent> = []
+    const hooks = Hooks.layer(() => Effect.void, { onToolCall: (event) => Effect.sync(() => void audited.push(event)) })
     return Effect.gen(function*() {
-      const result = yield* Effect.flatMap(Gateway.Gateway, (g) => g.chat(request))
+      const result = yield* Effect.flatMap(Gateway.Gateway, (g) => g.chat(request, RequestContext.make({ requestId: "req-1" })))
       assert.strictEqual(result.response.choices[0]!.message.content, "the tool could not help")
-      assert.deepStrictEqual(results(model.received[1]!), [["c1", "the tool failed: disk full"]])
-    }).pipe(Effect.provide(withTools(model, toolsLayer(5))))
+      assert.deepStrictEqual(results(model.received[1]!), [["c1", "the tool failed: disk full"], ["c2", "2"]])
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(
+        audited.map((e) => [e.requestId, e.tool, e.callId, e.outcome, e.error]).sort(),
+        [["req-1", "add", "c2", "success", undefined], ["req-1", "fail", "c1", "error", "the tool failed: disk full"]]
+      )
+    }).pipe(Effect.provide(withTools(model, toolsLayer(5), hooks)))
   })
 
   it.effect("nested calls stop at the depth limit: the last answer, its calls left out, a clear finish reason", () => {
@@ -140,6 +153,33 @@ describe("ToolLoop (JSON)", () => {
       assert.strictEqual(result.response.choices[0]!.finish_reason, "tool_calls")
       assert.strictEqual(model.received.length, 1)
     }).pipe(Effect.provide(withTools(model, toolsLayer(5))))
+  })
+})
+
+describe("ToolLoop: the client's tools", () => {
+  it.effect("a tool the client sent is the client's, even named like one of the gateway's; the client is given only its calls", () => {
+    const calls: Array<string> = []
+    const model = TestProvider.make({
+      name: "p",
+      models: ["m-*"],
+      chat: (_, n) =>
+        Effect.succeed(
+          n === 0 ? calling(call("c1", "add", { a: 1, b: 2 })) : calling(call("c2", "fail", {}), call("c3", "lookup", { q: "x" }))
+        )
+    })
+    return Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const own = yield* gateway.chat({ ...request, tools: [{ ...tool("add"), function: { name: "add", description: "the client's" } }] })
+      assert.deepStrictEqual(own.response.choices[0]!.message.tool_calls, [call("c1", "add", { a: 1, b: 2 })])
+      assert.deepStrictEqual(
+        model.received[0]!.tools!.map((t) => [t.function.name, t.function.description]),
+        [["add", "the client's"], ["fail", "fail"]],
+        "offered once, as the client's"
+      )
+      const mixed = yield* gateway.chat({ ...request, tools: [tool("lookup")] })
+      assert.deepStrictEqual(mixed.response.choices[0]!.message.tool_calls, [call("c3", "lookup", { q: "x" })])
+      assert.deepStrictEqual(calls, [], "the gateway ran nothing")
+    }).pipe(Effect.provide(withTools(model, toolsLayer(5, calls))))
   })
 })
 
@@ -183,6 +223,30 @@ describe("ToolLoop (streamed)", () => {
         tool_calls: [call("c1", "add", { a: 2, b: 3 })]
       })
     }).pipe(Effect.provide(withTools(model, toolsLayer(5))))
+  })
+
+  it.scoped("a stream calling the client's tool and the gateway's gives the client only its own, renumbered", () => {
+    const calls: Array<string> = []
+    const model = TestProvider.make({
+      name: "p",
+      models: ["m-*"],
+      openStream: true,
+      chatStream: () =>
+        streamed([
+          { role: "assistant", tool_calls: [{ index: 0, id: "c1", type: "function", function: { name: "add", arguments: "{}" } }] },
+          { tool_calls: [{ index: 1, id: "c2", type: "function", function: { name: "lookup", arguments: "" } }] },
+          { tool_calls: [{ index: 1, function: { arguments: "{}" } }] }
+        ], "tool_calls")
+    })
+    return Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const result = yield* gateway.chatStream({ ...request, stream: true, tools: [tool("lookup")] })
+      const chunks = Chunk.toArray(yield* Stream.runCollect(result.stream))
+      const fragments = chunks.flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []))
+      assert.deepStrictEqual(fragments.map((f) => [f.index, f.id, f.function?.name]), [[0, "c2", "lookup"], [0, undefined, undefined]])
+      assert.strictEqual(chunks[0]!.choices[0]!.delta.role, "assistant")
+      assert.deepStrictEqual(calls, [])
+    }).pipe(Effect.provide(withTools(model, toolsLayer(5, calls))))
   })
 
   it.scoped("a stream calling the client's own tool reaches the client whole", () => {

@@ -98,6 +98,31 @@ export const ServerConfig = Schema.Struct({
   shutdown_timeout_ms: Schema.optional(Schema.Int.pipe(Schema.positive()))
 })
 
+/**
+ * An MCP server whose tools the gateway offers to models and runs (Ferro's fields, plus
+ * `command` / `args` / `env` for a server run as a child process over stdio).
+ *
+ * @since 0.1.0 @category Schemas
+ */
+export const McpServerConfig = Schema.Struct({
+  name: NonEmpty,
+  /** The server's Streamable HTTP endpoint... */
+  url: Schema.optional(NonEmpty),
+  /** ...sent these headers (credentials: `Authorization: Bearer ${TOKEN}`), */
+  headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** or the command that runs it over stdio. */
+  command: Schema.optional(NonEmpty),
+  args: Schema.optional(Schema.Array(Schema.String)),
+  env: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** Only these of its tools are offered (absent: all). */
+  allowed_tools: Schema.optional(Schema.Array(NonEmpty)),
+  /** The most rounds of tool calls one request may take (the smallest of all servers'). Default 5. */
+  max_call_depth: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /** Each call's bound. Default 30. */
+  timeout_seconds: Schema.optional(Schema.Number.pipe(Schema.positive()))
+})
+export type McpServerConfig = typeof McpServerConfig.Type
+
 /** A section this version decodes but cannot honour yet: present and non-empty is an error. */
 const notYetSupported = (what: string) =>
   Schema.optionalWith(
@@ -114,7 +139,7 @@ export const FileConfig = Schema.Struct({
   providers: Schema.optional(Schema.Array(ProviderConfig)),
   server: Schema.optional(ServerConfig),
   plugins: notYetSupported("plugins"),
-  mcp_servers: notYetSupported("MCP servers"),
+  mcp_servers: Schema.optional(Schema.Array(McpServerConfig)),
   keys: notYetSupported("virtual keys"),
   state: notYetSupported("shared state stores"),
   storage: notYetSupported("storage backends")
@@ -125,6 +150,7 @@ export type FileConfig = typeof FileConfig.Type
 export interface ServerSettings {
   readonly routing: Routing.RoutingConfig
   readonly providers: ReadonlyArray<ProviderConfig>
+  readonly mcpServers: ReadonlyArray<McpServerConfig>
   readonly port: number
   readonly host: string
   readonly maxBodyBytes: number
@@ -209,6 +235,25 @@ const typeSpecificProblems = (
   return problems
 }
 
+const mcpProblems = (servers: ReadonlyArray<McpServerConfig>): Array<string> => {
+  const problems: Array<string> = []
+  const names = new Set<string>()
+  servers.forEach((server, i) => {
+    const at = `mcp_servers[${i}]`
+    if (names.has(server.name)) problems.push(`${at}.name: '${server.name}' is used by another MCP server`)
+    names.add(server.name)
+    if ((server.url === undefined) === (server.command === undefined)) {
+      problems.push(`${at}: give either url (Streamable HTTP) or command (stdio), not ${server.url === undefined ? "neither" : "both"}`)
+    }
+    if (server.url !== undefined && !isHttpUrl(server.url)) problems.push(`${at}.url: must be an absolute http(s) URL`)
+    if (server.command === undefined && (server.args !== undefined || server.env !== undefined)) {
+      problems.push(`${at}: args and env apply to a command (stdio) server`)
+    }
+    if (server.url === undefined && server.headers !== undefined) problems.push(`${at}.headers: apply to a url (HTTP) server`)
+  })
+  return problems
+}
+
 const crossCheck = (
   config: FileConfig,
   providers: ReadonlyArray<ProviderConfig>,
@@ -235,6 +280,7 @@ const crossCheck = (
     }
   })
   problems.push(...Routing.check(config, [...names]))
+  problems.push(...mcpProblems(config.mcp_servers ?? []))
   return problems
 }
 
@@ -391,6 +437,7 @@ export const fromDocument = (
           ...(config.timeouts ? { timeouts: config.timeouts } : {})
         },
         providers,
+        mcpServers: config.mcp_servers ?? [],
         port,
         host: config.server?.host ?? "0.0.0.0",
         maxBodyBytes: config.server?.max_body_bytes ?? 10 * 1024 * 1024,

@@ -18,10 +18,12 @@ import * as VertexProvider from "@switchyard/providers-gemini/VertexProvider"
 import * as MockProvider from "@switchyard/providers-mock/MockProvider"
 import * as OpenAiProvider from "@switchyard/providers-openai/OpenAiProvider"
 import * as Presets from "@switchyard/providers-openai/Presets"
+import * as McpTools from "@switchyard/mcp/McpTools"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer, type Server } from "node:http"
-import type { ProviderConfig, ServerSettings } from "./Config.js"
+import type { McpServerConfig, ProviderConfig, ServerSettings } from "./Config.js"
 
 /** The fields every HTTP adapter takes alike. */
 const commonOptions = (p: ProviderConfig) => ({
@@ -105,8 +107,22 @@ export const gatewayLayer = (settings: ServerSettings): Layer.Layer<Gateway.Gate
   Gateway.layer(settings.routing).pipe(
     Layer.orDie,
     Layer.provide(Layer.mergeAll(Layer.empty, ...settings.providers.map((p) => providerLayer(p)))),
+    Layer.provide(settings.mcpServers.length === 0 ? Layer.empty : McpTools.layer({ servers: settings.mcpServers.map(mcpServer) })),
     Layer.provide(Gateway.defaults)
   )
+
+/** An `mcp_servers` entry as `McpTools` options. */
+const mcpServer = (s: McpServerConfig): McpTools.ServerOptions => ({
+  name: s.name,
+  url: s.url,
+  headers: s.headers,
+  command: s.command,
+  args: s.args,
+  env: s.env,
+  allowedTools: s.allowed_tools,
+  maxCallDepth: s.max_call_depth,
+  timeout: s.timeout_seconds === undefined ? undefined : Duration.seconds(s.timeout_seconds)
+})
 
 /**
  * Graceful shutdown. The platform's release stops accepting and waits for open connections,

@@ -186,6 +186,34 @@ aliases: { fast: quick, quick: mock-1 }
       assert.strictEqual(empty.providers.length, 1)
     }))
 
+  it.effect("mcp_servers: Ferro's fields plus stdio servers; each names url or command, not both", () =>
+    Effect.gen(function*() {
+      const ok = yield* decode(
+        "providers: [{ name: m, type: mock }]\nmcp_servers:\n" +
+          "  - { name: tools, url: 'http://127.0.0.1:7000/mcp', headers: { authorization: 'Bearer t' }, allowed_tools: [add], max_call_depth: 5, timeout_seconds: 30 }\n" +
+          "  - { name: local, command: node, args: [server.mjs], env: { LEVEL: debug } }"
+      )
+      assert.deepStrictEqual(ok.mcpServers.map((s) => [s.name, s.url ?? s.command, s.max_call_depth]), [
+        ["tools", "http://127.0.0.1:7000/mcp", 5],
+        ["local", "node", undefined]
+      ])
+      const found = yield* problems(
+        "providers: [{ name: m, type: mock }]\nmcp_servers:\n" +
+          "  - { name: a }\n" +
+          "  - { name: b, url: 'http://x/mcp', command: node }\n" +
+          "  - { name: b, url: 'ftp://x', args: [x] }\n" +
+          "  - { name: c, command: node, headers: { a: b } }"
+      )
+      assert.deepStrictEqual(found, [
+        "mcp_servers[0]: give either url (Streamable HTTP) or command (stdio), not neither",
+        "mcp_servers[1]: give either url (Streamable HTTP) or command (stdio), not both",
+        "mcp_servers[2].name: 'b' is used by another MCP server",
+        "mcp_servers[2].url: must be an absolute http(s) URL",
+        "mcp_servers[2]: args and env apply to a command (stdio) server",
+        "mcp_servers[3].headers: apply to a url (HTTP) server"
+      ])
+    }))
+
   it.effect("every mode of a Ferro config loads unchanged, durations included", () =>
     Effect.gen(function*() {
       const providers = "providers: [{ name: openai, type: mock, models: ['gpt-*'] }, { name: anthropic, type: mock, models: ['gpt-*'] }]\n"
