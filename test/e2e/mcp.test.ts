@@ -175,7 +175,7 @@ describe("MCP tools through the gateway", () => {
     const choice = data.choices[0]!
     expect(choice.finish_reason as string).toBe("max_tool_depth")
     expect(choice.message.tool_calls).toBeUndefined()
-    expect(choice.message.content).toBe("Step 4.")
+    expect(choice.message.content, "every round's text, as a stream would show it").toBe("Step 1.Step 2.Step 3.Step 4.")
     expect(data.usage).toEqual(sumUsage(rounds.map((r) => r.answer)))
   })
 

@@ -3,11 +3,11 @@
  * with the request, the calls the model makes to them are run (in parallel when it made
  * several) and their results appended, and the model is asked again, until it answers without
  * calling them or the depth limit is reached. A call to a tool the client sent ends the loop: the
- * client runs it.
+ * client runs it. Every call is a span and an audit event (`Hooks.ToolCallEvent`).
  *
- * Every call is a span and an audit event (`Hooks.ToolCallEvent`). Streamed, every round is a stream: the text of each round reaches the client as it comes,
- * the calls the gateway runs never do, and the client sees one answer whose finish reason and
- * usage (the sum of every round's) come at the very end.
+ * The client sees one answer: the text of every round in order, one finish reason, and the usage
+ * of every round summed. Streamed, every round is a stream: each round's text reaches the client
+ * as it comes, and the calls the gateway runs never do.
  *
  * @since 0.1.0
  */
@@ -125,35 +125,49 @@ export const chat = (
   ctx: RequestContext
 ): Effect.Effect<ChatResult, GatewayError> => {
   const ours = runBy(req, offered)
-  const round = (messages: ReadonlyArray<Message>, depth: number, used: Usage | undefined): Effect.Effect<ChatResult, GatewayError> =>
+  /** `said`: the text of the rounds that called tools, which a streamed answer would have shown. */
+  const round = (
+    messages: ReadonlyArray<Message>,
+    depth: number,
+    used: Usage | undefined,
+    said: string
+  ): Effect.Effect<ChatResult, GatewayError> =>
     Effect.flatMap(ask({ ...offer(req, offered), messages }), (result) => {
       const usage = sum(used, result.response.usage)
       const choice = result.response.choices[0]
       const calls = choice?.message.tool_calls ?? []
-      const answer = (response: ChatResponse): ChatResult => ({
-        ...result,
-        response: usage === undefined ? response : { ...response, usage }
-      })
-      if (choice === undefined || calls.length === 0) return Effect.succeed(answer(result.response))
+      const answer = (message: ChatResponse["choices"][number]["message"], finish: string | null | undefined): ChatResult => {
+        const content = said === "" ? message.content : said + (message.content ?? "")
+        return {
+          ...result,
+          response: {
+            ...result.response,
+            choices: [
+              { ...choice!, message: { ...message, content }, finish_reason: finish ?? null },
+              ...result.response.choices.slice(1)
+            ],
+            ...(usage === undefined ? {} : { usage })
+          }
+        }
+      }
+      if (choice === undefined) return Effect.succeed(result)
+      if (calls.length === 0) return Effect.succeed(answer(choice.message, choice.finish_reason))
       if (!allOurs(calls, ours)) {
-        const theirs = clientsOnly(calls, ours)
-        return Effect.succeed(answer(
-          theirs.length === calls.length
-            ? result.response
-            : { ...result.response, choices: [{ ...choice, message: { ...choice.message, tool_calls: theirs } }] }
-        ))
+        return Effect.succeed(answer({ ...choice.message, tool_calls: clientsOnly(calls, ours) }, choice.finish_reason))
       }
       if (depth >= loop.tools.maxDepth) {
         const { tool_calls: _, ...message } = choice.message
-        return Effect.succeed(answer({
-          ...result.response,
-          choices: [{ ...choice, message, finish_reason: depthLimitReached }]
-        }))
+        return Effect.succeed(answer(message, depthLimitReached))
       }
       return Effect.flatMap(runCalls(loop, calls, ctx), (results) =>
-        round([...messages, { role: "assistant", content: choice.message.content, tool_calls: calls }, ...results], depth + 1, usage))
+        round(
+          [...messages, { role: "assistant", content: choice.message.content, tool_calls: calls }, ...results],
+          depth + 1,
+          usage,
+          said + (choice.message.content ?? "")
+        ))
     })
-  return round(req.messages, 0, undefined)
+  return round(req.messages, 0, undefined, "")
 }
 
 /** One round's tool call, as its fragments arrive. */

@@ -71,17 +71,23 @@ describe("ToolLoop (JSON)", () => {
     const model = TestProvider.make({
       name: "p",
       models: ["m-*"],
-      chat: (_, n) => Effect.succeed(n === 0 ? calling(call("c1", "add", { a: 2, b: 3 })) : saying("2 + 3 = 5"))
+      chat: (_, n) =>
+        Effect.succeed(
+          n === 0
+            ? answer({ role: "assistant", content: "Let me add. ", tool_calls: [call("c1", "add", { a: 2, b: 3 })] }, "tool_calls")
+            : saying("2 + 3 = 5")
+        )
     })
     return Effect.gen(function*() {
       const gateway = yield* Gateway.Gateway
       const result = yield* gateway.chat({ ...request, tools: [tool("lookup")] })
-      assert.strictEqual(result.response.choices[0]!.message.content, "2 + 3 = 5")
+      assert.strictEqual(result.response.choices[0]!.message.content, "Let me add. 2 + 3 = 5", "every round's text, as streamed")
+      assert.strictEqual(result.response.choices[0]!.finish_reason, "stop")
       assert.deepStrictEqual(result.response.usage, { prompt_tokens: 20, completion_tokens: 10, total_tokens: 30 })
       const [first, second] = model.received
       assert.deepStrictEqual(first!.tools!.map((t) => t.function.name), ["lookup", "add", "fail"])
       assert.deepStrictEqual(results(second!), [["c1", "5"]])
-      assert.deepStrictEqual(second!.messages[1], { role: "assistant", content: null, tool_calls: [call("c1", "add", { a: 2, b: 3 })] })
+      assert.deepStrictEqual(second!.messages[1], { role: "assistant", content: "Let me add. ", tool_calls: [call("c1", "add", { a: 2, b: 3 })] })
     }).pipe(Effect.provide(withTools(model, toolsLayer(5))))
   })
 
