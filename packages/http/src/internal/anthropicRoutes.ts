@@ -12,6 +12,7 @@ import type * as Passthrough from "@switchyard/core/Passthrough"
 import * as Effect from "effect/Effect"
 import * as Anthropic from "../formats/Anthropic.js"
 import { event } from "../formats/Codec.js"
+import type { ErrorInfo } from "../HttpErrors.js"
 import * as RequestBody from "../RequestBody.js"
 import * as Ingress from "./ingress.js"
 import * as Respond from "./respond.js"
@@ -19,7 +20,7 @@ import * as Respond from "./respond.js"
 const format = {
   encodeResponse: Anthropic.encodeMessage,
   streamEncoder: Anthropic.streamEncoder,
-  errorEvent: (info: Parameters<typeof Anthropic.errorBody>[0]) => event("error", Anthropic.errorBody(info))
+  errorEvent: (info: ErrorInfo) => event("error", Anthropic.errorBody(info))
 }
 
 const vendorHeaders = ["anthropic-version", "anthropic-beta"]

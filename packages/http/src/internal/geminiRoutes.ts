@@ -11,14 +11,17 @@
  * @internal
  */
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type { EmbeddingRequest, EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
 import * as Gateway from "@switchyard/core/Gateway"
+import type { InvalidRequest } from "@switchyard/core/GatewayError"
 import type * as Passthrough from "@switchyard/core/Passthrough"
 import type * as RequestContext from "@switchyard/core/RequestContext"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import { event } from "../formats/Codec.js"
 import * as Gemini from "../formats/Gemini.js"
-import { type HttpError, UnknownRoute } from "../HttpErrors.js"
+import { type ErrorInfo, type HttpError, UnknownRoute } from "../HttpErrors.js"
 import * as RequestBody from "../RequestBody.js"
 import * as Ingress from "./ingress.js"
 import * as Respond from "./respond.js"
@@ -36,7 +39,7 @@ export const prefixes: ReadonlyArray<string> = [
 const format = {
   encodeResponse: Gemini.encodeResponse,
   streamEncoder: Gemini.streamEncoder,
-  errorEvent: (info: Parameters<typeof Gemini.errorBody>[0]) => event(undefined, Gemini.errorBody(info))
+  errorEvent: (info: ErrorInfo) => event(undefined, Gemini.errorBody(info))
 }
 
 /** Vertex AI's model paths: with the project and location, or without (express mode, an API key). */
@@ -75,8 +78,8 @@ const generate = (model: string, stream: boolean, text: string, json: unknown, c
     }, ctx))
 
 const embed = <A>(
-  decoded: ReturnType<typeof Gemini.decodeEmbedRequest>,
-  encode: (res: Parameters<typeof Gemini.encodeEmbedResponse>[0]) => A,
+  decoded: Either.Either<EmbeddingRequest, InvalidRequest>,
+  encode: (res: EmbeddingResponse) => A,
   ctx: RequestContext.RequestContext
 ) =>
   Effect.flatMap(decoded, (req) =>
