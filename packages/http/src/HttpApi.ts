@@ -87,7 +87,7 @@ const chatSse = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext
   Effect.map(gateway.chatStream(req, ctx), (result) =>
     Respond.eventStream(
       result.pull,
-      { frame: Sse.dataEvents, end: Sse.done, error: (info) => Codec.event(undefined, HttpErrors.openAi(info)) },
+      { frame: Sse.dataEvents, end: Codec.done, error: (info) => Codec.event(undefined, HttpErrors.openAi(info)) },
       ctx,
       routingHeaders(ctx, result)
     ))
@@ -247,14 +247,9 @@ const allowedMethods = (entries: Iterable<{ readonly method: string; readonly pa
   return allowed
 }
 
-const pathOf = (url: string) => {
-  const query = url.indexOf("?")
-  return query === -1 ? url : url.slice(0, query)
-}
-
 /** 404 for an unknown path, 405 with `allow` for a known path with another method. */
 const noRoute = (allowed: ReadonlyMap<string, ReadonlyArray<string>>, request: HttpServerRequest.HttpServerRequest) => {
-  const path = pathOf(request.url)
+  const path = Respond.pathOf(request.url)
   const allow = allowed.get(path)
   const error = allow === undefined
     ? new HttpErrors.UnknownRoute({ method: request.method, path })
@@ -324,5 +319,5 @@ export const make = (options?: Options): HttpApp.Default<never, Gateway.Gateway 
     return undefined
   }
   return Effect.interruptible(Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    find(request.method, pathOf(request.url)) ?? Effect.succeed(noRoute(allowed, request))))
+    find(request.method, Respond.pathOf(request.url)) ?? Effect.succeed(noRoute(allowed, request))))
 }

@@ -30,6 +30,13 @@ export interface StreamEncoder {
 }
 
 /**
+ * What ends an OpenAI-family event stream (Chat Completions, legacy Completions).
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const done = (): string => "data: [DONE]\n\n"
+
+/**
  * One Server-Sent Event: an `event:` line when the format names its events, and one `data:`
  * line of JSON.
  *

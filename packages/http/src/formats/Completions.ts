@@ -17,7 +17,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import type { ErrorInfo } from "../HttpErrors.js"
 import { openAi } from "../HttpErrors.js"
-import { decoder, event, idStem, onlyFalse, openStruct, present, refused, type StreamEncoder, streamed } from "./Codec.js"
+import { decoder, done, event, idStem, onlyFalse, openStruct, present, refused, type StreamEncoder, streamed } from "./Codec.js"
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -142,7 +142,7 @@ export const streamEncoder = (includeUsage: boolean): StreamEncoder => {
       includeUsage && chunk.usage != null
         ? texts(chunk) + event(undefined, { ...envelope(chunk), choices: [], usage: chunk.usage })
         : texts(chunk),
-    end: () => "data: [DONE]\n\n",
+    end: done,
     error: (info: ErrorInfo) => event(undefined, openAi(info))
   }
 }

@@ -86,11 +86,6 @@ const embed = <A>(
     Effect.flatMap(Gateway.Gateway, (gateway) =>
       Effect.map(gateway.embed(req, ctx), (result) => Respond.json(encode(result.response), Respond.routingHeaders(ctx, result)))))
 
-const pathOf = (url: string) => {
-  const query = url.indexOf("?")
-  return query === -1 ? url : url.slice(0, query)
-}
-
 /**
  * Streaming is read from the URL, as Gemini's clients signal it: the `streamGenerateContent`
  * method, or `alt=sse` (the body has no stream flag).
@@ -104,7 +99,7 @@ export const models = (maxBodyBytes: number) =>
       HttpError,
       Gateway.Gateway | Scope.Scope
     > => {
-      const path = pathOf(request.url)
+      const path = Respond.pathOf(request.url)
       const target = parsePath(path)
       const known = target !== undefined &&
         ["generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"].includes(target.method)

@@ -14,6 +14,12 @@ import * as HttpErrors from "../HttpErrors.js"
 import * as RequestId from "./requestId.js"
 import * as Sse from "./sse.js"
 
+/** A request URL's path: the URL without its query. @internal */
+export const pathOf = (url: string): string => {
+  const query = url.indexOf("?")
+  return query === -1 ? url : url.slice(0, query)
+}
+
 /** An error envelope: the body of an error answer in one wire format. @internal */
 export type Envelope = (info: HttpErrors.ErrorInfo) => unknown
 

@@ -5,6 +5,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
+import { event } from "../formats/Codec.js"
 
 const encoder = new TextEncoder()
 
@@ -27,12 +28,9 @@ export interface Writer<A, E> {
  */
 export const dataEvents = <A>(chunk: Chunk.Chunk<A>): string => {
   let text = ""
-  for (const item of chunk) text += `data: ${JSON.stringify(item)}\n\n`
+  for (const item of chunk) text += event(undefined, item)
   return text
 }
-
-/** @internal */
-export const done = (): string => "data: [DONE]\n\n"
 
 /**
  * Writes a pull's elements as one Stream of one stage, everything a pull hands over as one
