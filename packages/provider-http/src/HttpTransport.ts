@@ -262,13 +262,14 @@ export const make = (
             if (ended) return Streaming.endPull
             return undefined
           }
+          // The reader takes what is queued when its fiber runs, not when it is woken: every
+          // piece undici parses out of one socket read (an SSE event per HTTP chunk) reaches it
+          // in one pull.
           const wake = () => {
             if (waiting === undefined) return
-            const next = take()
-            if (next === undefined) return
             const resumePull = waiting
             waiting = undefined
-            resumePull(next)
+            resumePull(pull)
           }
           const pull: Streaming.Pull<Body, TransportError> = Effect.suspend(() =>
             take() ?? Effect.async((resumePull) => {

@@ -63,6 +63,33 @@ const makeUpstream = (baseUrl: string, redact: Redact.Redactor = Redact.make([])
 
 const post = { method: "POST", path: "/stream", body: "{}", timeoutMillis: 30_000 } as const
 
+describe("HttpTransport.open", () => {
+  it.scoped("a reader waiting for the body gets every piece that arrived in one socket read in one pull", () =>
+    Effect.gen(function*() {
+      const upstream = yield* TestUpstream.start(TestUpstream.never)
+      const transport = yield* HttpTransport.make(upstream.origin, {}, yield* Deadlines.make)
+      const opening = yield* Effect.fork(transport.open(post))
+      yield* TestUpstream.received(upstream)
+      const exchange = upstream.requests[0]!
+      exchange.head(200, { "content-type": "text/event-stream" })
+      yield* Effect.promise(() => exchange.write("first;"))
+      const opened = yield* Fiber.join(opening)
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* opened.pull), ["first;"])
+
+      const waiting = yield* Effect.fork(opened.pull)
+      yield* TestUpstream.eventually("the reader waits", () => waiting.unsafePoll() === null)
+      // Three HTTP chunks sent in one TCP segment: undici hands them over one by one, in one read.
+      exchange.socket.cork()
+      const written = [exchange.write("a;"), exchange.write("b;"), exchange.write("c;")]
+      exchange.socket.uncork()
+      yield* Effect.promise(() => Promise.all(written))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(waiting)), ["a;b;c;"])
+
+      yield* Effect.promise(() => exchange.end())
+      assert.deepStrictEqual(yield* drain(opened.pull), [])
+    }))
+})
+
 describe("HttpTransport.openBytes", () => {
   it.scoped("hands over the body's bytes exactly as sent, where open would have decoded them as text", () =>
     Effect.gen(function*() {
