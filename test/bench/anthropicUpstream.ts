@@ -10,8 +10,8 @@
  * - A body with `"stream": true`: the documented event stream
  *   (https://platform.claude.com/docs/en/build-with-claude/streaming), `event:` and `data:` lines:
  *   message_start, content_block_start, ping, 20 content_block_delta events (`text_delta`, a word
- *   each), content_block_stop, message_delta (stop_reason and usage), message_stop; all written
- *   with one `res.end`, as the mock upstream writes an unpaced stream.
+ *   each), content_block_stop, message_delta (stop_reason and usage), message_stop; one HTTP
+ *   chunk per event, written one after another, as the mock upstream writes an unpaced stream.
  * - `GET` (model discovery, `/v1/models`): `{"data":[],"has_more":false}`.
  *
  * The body is read as bytes and searched for `"stream":true`, never parsed; the key and the
@@ -54,7 +54,7 @@ const jsonBody = Buffer.from(JSON.stringify({
 
 const event = (type: string, data: Record<string, unknown>): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
 
-const sseBody = Buffer.from([
+const sseEvents = [
   event("message_start", {
     message: {
       id: "msg_01BenchAnthropicUpstream",
@@ -73,7 +73,7 @@ const sseBody = Buffer.from([
   event("content_block_stop", { index: 0 }),
   event("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: usage.output_tokens } }),
   event("message_stop", {})
-].join(""))
+].map((e) => Buffer.from(e))
 
 const modelsBody = Buffer.from(JSON.stringify({ data: [], has_more: false }))
 const notFound = Buffer.from(JSON.stringify({ type: "error", error: { type: "not_found_error", message: "Not found" } }))
@@ -104,7 +104,8 @@ const server = Http.createServer({ noDelay: true, keepAliveTimeout: 30_000 }, (r
     const raw = parts.length === 1 ? parts[0]!.toString("latin1") : Buffer.concat(parts).toString("latin1")
     if (streamFlag.test(raw)) {
       res.writeHead(200, sseHeaders)
-      res.end(sseBody)
+      for (let i = 0; i < sseEvents.length - 1; i++) res.write(sseEvents[i])
+      res.end(sseEvents[sseEvents.length - 1])
     } else {
       res.writeHead(200, jsonHeaders(jsonBody))
       res.end(jsonBody)

@@ -501,7 +501,7 @@ export const render = (summary: Summary): string => {
     `(the first run of each cell after ${params.settle} s more warmup, for the JIT); ` +
     `unloaded (and TTFB, for streams): 1 connection for ${params.unloadedDuration} s after each loaded run.`,
     `- Requests: \`POST /v1/chat/completions\` for \`gpt-4o-mini\`; json = non-streaming, stream = \`stream: true\`, the whole SSE body read. ` +
-    `Upstream: the mock (\`providers-mock\`), no latency, 16 tokens, streams of ${params.chunks} content chunks written at once.`,
+    `Upstream: the mock (\`providers-mock\`), no latency, 16 tokens, streams of ${params.chunks} content chunks, one HTTP chunk per event, written one after another without delay.`,
     `- Targets: direct = the load generator on the upstream itself; forwarder = bare node:http + undici Pool (\`test/bench/forwarder.ts\`), ` +
     "the cheapest proxy on Node; platform-floor = @effect/platform's Node HTTP server composed as Switchyard's, answering the mock's answers " +
     "as prebuilt constants without any upstream (`test/bench/floor.ts`; load part only); switchyard = `switchyard serve` with one openai provider pointing at the upstream.",

@@ -3,8 +3,9 @@
  * upstream of end-to-end tests and of the load benchmark.
  *
  * It is the benchmark's upstream, so it must never be the bottleneck: bare `node:http`, the
- * body read as bytes and `JSON.parse`d (no Schema), a JSON answer written with one `res.end`,
- * and an unpaced stream written as one `res.end` of all its events.
+ * body read as bytes and `JSON.parse`d (no Schema), a JSON answer written with one `res.end`.
+ * A stream is written as a model's server streams it, one HTTP chunk per event; unpaced, the
+ * events follow one another at once, paced (`chunkDelay`) each content event after the delay.
  *
  * Routes: `POST /v1/chat/completions` (and `/chat/completions`), `GET /v1/models` (and
  * `/models`). Errors use the OpenAI envelope: 400 for a body that is not a chat request, 401
@@ -148,9 +149,10 @@ export const start = (options: Options = {}): Promise<Running> => {
   const writeStream = (res: Http.ServerResponse, events: Simulation.EncodedStream): void => {
     res.writeHead(200, sseHeaders)
     if (sim.chunkDelayMillis <= 0) {
-      let all = events.first
-      for (const e of events.content) all += e
-      res.end(all + events.last + done)
+      // One HTTP chunk per event, as a model's server streams: never one body of known length.
+      res.write(events.first)
+      for (const e of events.content) res.write(e)
+      res.end(events.last + done)
       return
     }
     res.write(events.first)
