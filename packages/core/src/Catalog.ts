@@ -50,17 +50,49 @@ export const costOf = (entry: ModelEntry, usage: Usage): number => {
   return micro / 1_000_000
 }
 
+/** How many looked-up ids `make` remembers; past it, it starts afresh. */
+const rememberedIds = 1024
+
 /** @since 0.1.0 @category Constructors */
 export const make = (entries: Readonly<Record<string, ModelEntry>>): Service => {
   const ids = Object.keys(entries).sort((a, b) => b.length - a.length)
-  const lookup = (model: string): Option.Option<ModelEntry> => {
+  const search = (model: string): Option.Option<ModelEntry> => {
     const exact = entries[model]
     if (exact !== undefined) return Option.some(exact)
     const prefix = ids.find((id) => model.startsWith(id + "-"))
     return prefix === undefined ? Option.none() : Option.some(entries[prefix]!)
   }
+  // Every answer is priced, mostly as one of a few models; an id the catalog lacks would
+  // otherwise be compared with every entry each time.
+  const remembered = new Map<string, Option.Option<ModelEntry>>()
+  const lookup = (model: string): Option.Option<ModelEntry> => {
+    let found = remembered.get(model)
+    if (found === undefined) {
+      found = search(model)
+      if (remembered.size >= rememberedIds) remembered.clear()
+      remembered.set(model, found)
+    }
+    return found
+  }
   return Catalog.of({ lookup, cost: (model, usage) => Option.map(lookup(model), (e) => costOf(e, usage)) })
 }
+
+/**
+ * The entry of `model` as a provider serves it: the provider's own (`<name>/<model>`, its
+ * target's `virtual_key`), else its type's (`<type>/<model>`, e.g. `azure-openai/gpt-4o`),
+ * else the model's.
+ *
+ * @since 0.1.0 @category Lookup
+ */
+export const lookupServed = (
+  catalog: Service,
+  served: { readonly key: string; readonly provider: { readonly kind: string } },
+  model: string
+): Option.Option<ModelEntry> =>
+  Option.orElse(
+    catalog.lookup(`${served.key}/${model}`),
+    () => Option.orElse(catalog.lookup(`${served.provider.kind}/${model}`), () => catalog.lookup(model))
+  )
 
 const decodeEntries = Schema.decodeUnknownSync(Schema.Record({ key: Schema.String, value: ModelEntry }))
 

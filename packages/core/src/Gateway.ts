@@ -340,12 +340,24 @@ export const make = (config: Routing.RoutingConfig) =>
         )
       )
 
+    /** What answered a request: the candidate, and the upstream model it was asked for. */
+    interface ServedBy {
+      readonly candidate: Candidate
+      readonly model: string
+    }
+
+    /** The answer's cost: the served model's price as that provider's, else as the model's. */
+    const priceOf = (served: ServedBy, usage: Usage): number | undefined => {
+      const entry = Catalog.lookupServed(catalog, served.candidate, served.model)
+      return Option.isNone(entry) ? undefined : Catalog.costOf(entry.value, usage)
+    }
+
     const account = (
       ctx: RequestContext.RequestContext,
       operation: Hooks.Operation,
       model: string,
       stream: boolean,
-      served: Candidate | undefined,
+      served: ServedBy | undefined,
       trace: Router.Trace,
       exit: Exit.Exit<unknown, GatewayError>,
       usage: Usage | undefined,
@@ -358,8 +370,8 @@ export const make = (config: Routing.RoutingConfig) =>
         ingress: ctx.ingress,
         operation,
         model,
-        provider: served?.provider.name,
-        variant: served?.label,
+        provider: served?.candidate.provider.name,
+        variant: served?.candidate.label,
         stream,
         outcome: Exit.isSuccess(exit) ? "success" : interrupted ? "interrupted" : "error",
         status: failure !== undefined ? httpStatus(failure) : interrupted ? 499 : Exit.isSuccess(exit) ? 200 : 500,
@@ -367,7 +379,7 @@ export const make = (config: Routing.RoutingConfig) =>
         attempts: trace.attempts,
         failovers,
         usage,
-        costUsd: usage === undefined ? undefined : Option.getOrUndefined(catalog.cost(model, usage)),
+        costUsd: usage === undefined || served === undefined ? undefined : priceOf(served, usage),
         error: failure?.message
       })
     }
@@ -394,36 +406,38 @@ export const make = (config: Routing.RoutingConfig) =>
       ctx: RequestContext.RequestContext = RequestContext.make()
     ): Effect.Effect<Relayed<ChatResult, Passthrough.Answer>, GatewayError> => {
       const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
-      let served: Candidate | undefined
+      let served: ServedBy | undefined
       let usage: Usage | undefined
       return prepare(req, ctx, native, untranslatable).pipe(
         Effect.flatMap(({ plan, upstream }) =>
-          router.run(
-            plan,
-            (c, options): Effect.Effect<Answered, GatewayError> =>
-              forwards(native, c.provider)
-                ? Effect.map(c.provider.passthrough!.forward(native!, upstream.model, options), (answer) => ({ _tag: "Forwarded", answer }))
-                : Effect.map(
-                  policed("chat", c, upstream, ctx, trace, (r) => c.provider.chat(r, options)),
-                  (response) => ({ _tag: "Translated", response })
-                ),
-            trace
+          Effect.flatMap(
+            router.run(
+              plan,
+              (c, options): Effect.Effect<Answered, GatewayError> =>
+                forwards(native, c.provider)
+                  ? Effect.map(c.provider.passthrough!.forward(native!, upstream.model, options), (answer) => ({ _tag: "Forwarded", answer }))
+                  : Effect.map(
+                    policed("chat", c, upstream, ctx, trace, (r) => c.provider.chat(r, options)),
+                    (response) => ({ _tag: "Translated", response })
+                  ),
+              trace
+            ),
+            ({ candidate, value }): Effect.Effect<Relayed<ChatResult, Passthrough.Answer>, GatewayError> => {
+              served = { candidate, model: upstream.model }
+              if (value._tag === "Forwarded") {
+                usage = value.answer.usage
+                return Effect.succeed(forwarded(value.answer, trace, candidate))
+              }
+              return Effect.map(plugins.afterResponse(value.response, ctx), (response) => {
+                usage = response.usage
+                return {
+                  _tag: "Translated",
+                  result: { response, provider: candidate.provider.name, attempts: trace.attempts, variant: candidate.label }
+                }
+              })
+            }
           )
         ),
-        Effect.flatMap(({ candidate, value }): Effect.Effect<Relayed<ChatResult, Passthrough.Answer>, GatewayError> => {
-          served = candidate
-          if (value._tag === "Forwarded") {
-            usage = value.answer.usage
-            return Effect.succeed(forwarded(value.answer, trace, candidate))
-          }
-          return Effect.map(plugins.afterResponse(value.response, ctx), (response) => {
-            usage = response.usage
-            return {
-              _tag: "Translated",
-              result: { response, provider: candidate.provider.name, attempts: trace.attempts, variant: candidate.label }
-            }
-          })
-        }),
         Effect.tapError(onError(ctx)),
         Effect.onExit((exit) => account(ctx, "chat", req.model, false, served, trace, exit, usage))
       )
@@ -472,7 +486,7 @@ export const make = (config: Routing.RoutingConfig) =>
     ): Effect.Effect<Relayed<StreamResult, Passthrough.StreamAnswer<GatewayError>>, GatewayError, Scope.Scope> => {
       const clientWantsUsage = req.stream_options?.include_usage === true
       const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
-      let served: Candidate | undefined
+      let served: ServedBy | undefined
       let usage: Usage | undefined
       let usageOf: (() => Usage | undefined) | undefined
       let failovers = 0
@@ -533,7 +547,7 @@ export const make = (config: Routing.RoutingConfig) =>
               trace
             ),
             ({ candidate, value }): Effect.Effect<Relayed<Streaming.Pull<ChatChunk, GatewayError>, Passthrough.StreamAnswer<GatewayError>>, never, Scope.Scope> => {
-              served = candidate
+              served = { candidate, model: upstream.model }
               if (value._tag === "Forwarded") {
                 usageOf = value.answer.usage
                 const pull = observed(router.watch(value.answer.pull, candidate), identity)
@@ -562,9 +576,9 @@ export const make = (config: Routing.RoutingConfig) =>
           return Effect.as(accountOnClose, {
             _tag: "Translated" as const,
             result: {
-              provider: served!.provider.name,
+              provider: served!.candidate.provider.name,
               attempts: trace.attempts,
-              variant: served!.label,
+              variant: served!.candidate.label,
               pull: chunks,
               stream: Streaming.toStream(chunks)
             }
@@ -613,7 +627,7 @@ export const make = (config: Routing.RoutingConfig) =>
     ) =>
     (req: A, ctx: RequestContext.RequestContext = RequestContext.make()): Effect.Effect<Result<B>, GatewayError> => {
       const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
-      let served: Candidate | undefined
+      let served: ServedBy | undefined
       let usage: Usage | undefined
       const model = Routing.resolveAlias(routing, req.model)
       const request = model === req.model ? req : { ...req, model }
@@ -630,21 +644,24 @@ export const make = (config: Routing.RoutingConfig) =>
             )
           }
           const upstream = plan.model === request.model ? request : { ...request, model: plan.model }
+          const answered = (result: Router.Served<B>): Result<B> => {
+            served = { candidate: result.candidate, model: plan.model }
+            usage = usageOf(result.value)
+            return { response: result.value, provider: result.candidate.provider.name, attempts: trace.attempts, variant: result.candidate.label }
+          }
           // A vendor's own request (token counting) goes as it came: there is nothing to police.
           if (operation === "count_tokens") {
-            return router.run({ ...plan, candidates: able }, (c, options) => implementation(c.provider)!(upstream, options), trace)
+            return Effect.map(router.run({ ...plan, candidates: able }, (c, options) => implementation(c.provider)!(upstream, options), trace), answered)
           }
           return Effect.flatMap(admit(operation, { ...plan, candidates: able }, upstream), (admitted) =>
-            router.run(
-              admitted,
-              (c, options) => policed(operation, c, upstream, ctx, trace, (r) => implementation(c.provider)!(r, options)),
-              trace
+            Effect.map(
+              router.run(
+                admitted,
+                (c, options) => policed(operation, c, upstream, ctx, trace, (r) => implementation(c.provider)!(r, options)),
+                trace
+              ),
+              answered
             ))
-        }),
-        Effect.map((result): Result<B> => {
-          served = result.candidate
-          usage = usageOf(result.value)
-          return { response: result.value, provider: served.provider.name, attempts: trace.attempts, variant: served.label }
         }),
         Effect.tapError(onError(ctx)),
         Effect.onExit((exit) => account(ctx, operation, req.model, false, served, trace, exit, usage))

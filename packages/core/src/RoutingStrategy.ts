@@ -13,7 +13,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import type * as Catalog from "./Catalog.js"
+import * as Catalog from "./Catalog.js"
 import type { ChatRequest, Message } from "./ChatSchema.js"
 import { ModelNotFound } from "./GatewayError.js"
 import * as LatencyStats from "./LatencyStats.js"
@@ -84,10 +84,7 @@ const scalarText = (value: unknown): string | undefined =>
 
 /** Cheapest first; what the catalog has no price for goes last, in configured order. */
 const estimatedCost = (catalog: Catalog.Service, candidate: Candidate, model: string, req: ChatRequest): number => {
-  const entry = Option.orElse(
-    catalog.lookup(`${candidate.key}/${model}`),
-    () => Option.orElse(catalog.lookup(`${candidate.provider.kind}/${model}`), () => catalog.lookup(model))
-  )
+  const entry = Catalog.lookupServed(catalog, candidate, model)
   if (Option.isNone(entry)) return Infinity
   // About four characters a token; without a max_tokens the answer is taken to be as long as the prompt.
   let chars = 0

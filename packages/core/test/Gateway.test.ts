@@ -149,6 +149,24 @@ describe("Gateway.chat", () => {
     }).pipe(Effect.provide(gatewayWith({}, [openai.layer], plugins)))
   })
 
+  it.effect("prices the model the provider served: a provider prefix or an alias costs what its upstream model costs", () => {
+    const openai = fakeProvider("openai", ["gpt-*"])
+    const events: Array<Hooks.RequestEvent> = []
+    return Effect.gen(function*() {
+      const gw = yield* Gateway.Gateway
+      yield* gw.chat(request("openai/gpt-4o"))
+      yield* gw.chat(request("smart"))
+      yield* Effect.scoped(Effect.flatMap(gw.chatStream(request("openai/gpt-4o", { stream: true })), (r) => Stream.runDrain(r.stream)))
+      assert.deepStrictEqual(events.map((e) => e.model), ["openai/gpt-4o", "smart", "openai/gpt-4o"])
+      // 3 prompt tokens at 2.50 and 2 completion tokens at 10 per million (gpt-4o's price)
+      for (const event of events) assert.closeTo(event.costUsd!, (3 * 2.5 + 2 * 10) / 1e6, 1e-15)
+    }).pipe(Effect.provide(gatewayWith({ aliases: { smart: "gpt-4o" } }, [openai.layer], Layer.succeed(Hooks.Hooks, {
+      publish: (e) => Effect.sync(() => void events.push(e)),
+      publishToolCall: () => Effect.void,
+      dropped: Effect.succeed(0)
+    }))))
+  })
+
   it.effect("publishes one accounting event per request with usage and cost", () => {
     const openai = fakeProvider("openai", ["gpt-*"])
     const events: Array<Hooks.RequestEvent> = []
