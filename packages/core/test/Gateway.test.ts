@@ -46,6 +46,14 @@ const gatewayWith = (
     Layer.provide(Gateway.defaults)
   ) as Layer.Layer<Gateway.Gateway>
 
+/** Hooks that keep every request event in `events`. */
+const recording = (events: Array<Hooks.RequestEvent>) =>
+  Layer.succeed(Hooks.Hooks, {
+    publish: (e) => Effect.sync(() => void events.push(e)),
+    publishToolCall: () => Effect.void,
+    dropped: Effect.succeed(0)
+  })
+
 describe("Gateway.chat", () => {
   it.effect("forwards unknown fields and answers from the provider serving the model", () => {
     const openai = fakeProvider("openai", ["gpt-*"])
@@ -160,11 +168,7 @@ describe("Gateway.chat", () => {
       assert.deepStrictEqual(events.map((e) => e.model), ["openai/gpt-4o", "smart", "openai/gpt-4o"])
       // 3 prompt tokens at 2.50 and 2 completion tokens at 10 per million (gpt-4o's price)
       for (const event of events) assert.closeTo(event.costUsd!, (3 * 2.5 + 2 * 10) / 1e6, 1e-15)
-    }).pipe(Effect.provide(gatewayWith({ aliases: { smart: "gpt-4o" } }, [openai.layer], Layer.succeed(Hooks.Hooks, {
-      publish: (e) => Effect.sync(() => void events.push(e)),
-      publishToolCall: () => Effect.void,
-      dropped: Effect.succeed(0)
-    }))))
+    }).pipe(Effect.provide(gatewayWith({ aliases: { smart: "gpt-4o" } }, [openai.layer], recording(events))))
   })
 
   it.effect("publishes one accounting event per request with usage and cost", () => {
@@ -180,11 +184,7 @@ describe("Gateway.chat", () => {
       // 3 prompt tokens at 2.50 and 2 completion tokens at 10 per million
       assert.closeTo(events[0]!.costUsd!, (3 * 2.5 + 2 * 10) / 1e6, 1e-15)
       assert.strictEqual(events[1]!.status, 404)
-    }).pipe(Effect.provide(gatewayWith({}, [openai.layer], Layer.succeed(Hooks.Hooks, {
-      publish: (e) => Effect.sync(() => void events.push(e)),
-      publishToolCall: () => Effect.void,
-      dropped: Effect.succeed(0)
-    }))))
+    }).pipe(Effect.provide(gatewayWith({}, [openai.layer], recording(events))))
   })
 })
 
@@ -275,11 +275,7 @@ for (const pulls of [false, true]) describe(`Gateway.chatStream (${pulls ? "open
       assert.strictEqual(events[1]!.outcome, "interrupted")
       assert.strictEqual(events[1]!.status, 499)
       assert.strictEqual(events[1]!.provider, "endless")
-    }).pipe(Effect.provide(gatewayWith({}, [openai.layer, endless.layer], Layer.succeed(Hooks.Hooks, {
-      publish: (e) => Effect.sync(() => void events.push(e)),
-      publishToolCall: () => Effect.void,
-      dropped: Effect.succeed(0)
-    }))))
+    }).pipe(Effect.provide(gatewayWith({}, [openai.layer, endless.layer], recording(events))))
   })
 
   it.effect("the pull and the stream are one source: a consumer may read either", () => {
