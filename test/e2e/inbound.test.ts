@@ -8,8 +8,8 @@
  *   trip; the answers must be what the upstream said, in the client's format (text, stop
  *   reason, usage numbers), and each upstream must have been spoken to in its own format, with
  *   its own key and never the client's.
- * - The fast path: a client speaking the provider's own format (Anthropic -> anthropic,
- *   Gemini -> gemini) is forwarded its request as it came (only the model rewritten) and
+ * - The fast path: a client speaking the provider's own format (OpenAI -> openai, Anthropic ->
+ *   anthropic, Gemini -> gemini) is forwarded its request as it came (only the model rewritten) and
  *   handed back the upstream's bytes unchanged, unknown fields included both ways; a
  *   translated request carries neither back.
  * - Token counting, each vendor's error envelope, and the legacy `/v1/completions`.
@@ -722,6 +722,63 @@ describe("the fast path: a client in the provider's own format", () => {
     expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/)
     expect(raw, "the upstream's stream, byte for byte").toBe(request!.response)
     expect(raw).toContain("\"x_vendor_extra\":{\"kept\":true}")
+  })
+
+  it("OpenAI SDK -> openai, JSON: forwarded as sent but for the model, the answer's bytes back", async () => {
+    const params = { model: "openai/gpt-4o-mini", messages: [{ role: "user" as const, content: "Hi" }], ...extra }
+    const { result: response, seen } = await observe(() =>
+      openaiClient().chat.completions.create(params as OpenAI.ChatCompletionCreateParamsNonStreaming).asResponse()
+    )
+    const raw = await response.text()
+    const [request] = onlyTo(target("openai"), seen, 1)
+    expect(request!.body).toEqual({ ...params, model: "gpt-4o-mini" })
+    expect(request!.headers.authorization).toBe(`Bearer ${upstreamKeys.openai}`)
+    noClientKey(request!)
+    expect(response.status).toBe(200)
+    expect(response.headers.get("x-switchyard-provider")).toBe("openai")
+    expect(raw, "the upstream's answer, byte for byte").toBe(request!.response)
+    expect(JSON.parse(raw)).toMatchObject({ ...Vendors.vendorExtra, choices: [{ message: { content: Vendors.helloText("openai") } }] })
+  })
+
+  it("OpenAI -> openai, JSON and streamed with include_usage: the client's bytes up, the upstream's bytes back", async () => {
+    // Laid out as JSON.stringify would not, for a model that needs no rewriting: a translated
+    // request would reach the upstream re-encoded.
+    for (const stream of [false, true]) {
+      const body = JSON.stringify({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "Hi" }],
+        ...(stream ? { stream, stream_options: { include_usage: true } } : {}),
+        ...extra
+      }, null, 2)
+      const { result: response, seen } = await observe(() => post("/v1/chat/completions", body, { authorization: "Bearer sk-client" }))
+      const raw = await response.text()
+      const [request] = onlyTo(target("openai"), seen, 1)
+      expect(request!.text, "the client's body, byte for byte").toBe(body)
+      noClientKey(request!)
+      expect(response.headers.get("content-type")).toMatch(stream ? /^text\/event-stream/ : /^application\/json/)
+      expect(raw, "the upstream's answer, byte for byte").toBe(request!.response)
+      expect(raw).toContain("\"x_vendor_extra\":{\"kept\":true}")
+    }
+  })
+
+  it("OpenAI SDK -> openai, streamed without include_usage: the usage is asked for upstream, and the client gets the stream without it", async () => {
+    const { result: stream, seen } = await observe(async () => {
+      const stream = await openaiClient().chat.completions.create({
+        model: "openai/gpt-4o-mini",
+        stream: true,
+        messages: [{ role: "user", content: "Hi" }]
+      })
+      const chunks: Array<OpenAI.ChatCompletionChunk> = []
+      for await (const chunk of stream) chunks.push(chunk)
+      return chunks
+    })
+    const [request] = onlyTo(target("openai"), seen, 1)
+    expect(request!.body.stream_options).toEqual({ include_usage: true })
+    const upstreamEvents = request!.response.split("\n\n").filter((e) => e.startsWith("data: {")).map((e) => JSON.parse(e.slice(6)))
+    const withoutUsage = upstreamEvents.filter((e) => e.usage === null).map(({ usage: _, ...rest }) => rest)
+    expect(upstreamEvents.at(-1).usage, "the upstream sent the usage").toMatchObject({ total_tokens: expect.any(Number) })
+    expect(stream).toEqual(withoutUsage)
+    expect(stream.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe(Vendors.helloText("openai"))
   })
 
   it("Anthropic -> openai is translated: neither side's unknown field crosses", async () => {

@@ -29,7 +29,7 @@ import * as Hooks from "./Hooks.js"
 import type { ImageRequest, ImageResponse } from "./ImageSchema.js"
 import * as LatencyStats from "./LatencyStats.js"
 import * as ModelDiscovery from "./ModelDiscovery.js"
-import type * as Passthrough from "./Passthrough.js"
+import * as Passthrough from "./Passthrough.js"
 import * as Plugins from "./Plugins.js"
 import type { CallOptions, Provider } from "./Provider.js"
 import * as ProviderRegistry from "./ProviderRegistry.js"
@@ -311,7 +311,7 @@ export const make = (config: Routing.RoutingConfig) =>
 
     /** Whether a candidate is sent the client's request as it came rather than its translation. */
     const forwards = (native: Passthrough.Request | undefined, provider: Provider): boolean =>
-      native !== undefined && !plugins.readsBodies && provider.passthrough?.format === native.format
+      native !== undefined && !plugins.readsBodies && Passthrough.speaks(provider.passthrough, native.format)
 
     /**
      * Candidates that will be sent `native` as it came are not checked against the canonical
@@ -480,10 +480,13 @@ export const make = (config: Routing.RoutingConfig) =>
 
     const relayStreamWith = (
       req: ChatRequest,
-      native: Passthrough.Request | undefined,
+      client: Passthrough.Request | undefined,
       untranslatable: GatewayError | undefined,
       ctx: RequestContext.RequestContext = RequestContext.make()
     ): Effect.Effect<Relayed<StreamResult, Passthrough.StreamAnswer<GatewayError>>, GatewayError, Scope.Scope> => {
+      // A forwarded stream cannot be continued elsewhere: with mid-stream failover on, a stream
+      // is forwarded only when it cannot be translated.
+      const native = midStreamFailover && untranslatable === undefined ? undefined : client
       const clientWantsUsage = req.stream_options?.include_usage === true
       const trace: Router.Trace = ctx.trace ?? { attempts: 0 }
       let served: ServedBy | undefined
@@ -702,7 +705,7 @@ export const make = (config: Routing.RoutingConfig) =>
       unary(
         "count_tokens",
         (p): ((req: { readonly model: string }, options?: CallOptions) => Effect.Effect<Passthrough.Answer, GatewayError>) | undefined =>
-          p.passthrough?.format === native.format ? (req, options) => p.passthrough!.forward(native, req.model, options) : undefined,
+          Passthrough.speaks(p.passthrough, native.format) ? (req, options) => p.passthrough!.forward(native, req.model, options) : undefined,
         (req) => ({ model: req.model, messages: [{ role: "user", content: "" }] }),
         () => undefined
       )({ model }, ctx)

@@ -59,13 +59,14 @@ export interface StreamAnswer<E = ProviderError> {
 }
 
 /**
- * What a provider that speaks a format natively offers. `model` is the upstream model id
- * (aliases resolved, provider prefix stripped): it replaces the client's.
+ * What a provider that speaks formats natively offers (an OpenAI upstream may speak both Chat
+ * Completions and the Responses API). `model` is the upstream model id (aliases resolved,
+ * provider prefix stripped): it replaces the client's.
  *
  * @since 0.1.0 @category Models
  */
 export interface Passthrough {
-  readonly format: Format
+  readonly formats: ReadonlyArray<Format>
   readonly forward: (request: Request, model: string, options?: CallOptions) => Effect<Answer, ProviderError>
   /** Opens the stream; the upstream lives as long as the Scope. */
   readonly forwardStream: (
@@ -73,4 +74,28 @@ export interface Passthrough {
     model: string,
     options?: CallOptions
   ) => Effect<StreamAnswer, ProviderError, Scope>
+}
+
+/**
+ * Whether a provider's pass-through forwards requests of `format`.
+ *
+ * @since 0.1.0 @category Guards
+ */
+export const speaks = (passthrough: Passthrough | undefined, format: Format): passthrough is Passthrough =>
+  passthrough !== undefined && passthrough.formats.includes(format)
+
+/**
+ * One provider's pass-throughs as one, each request going to the one that speaks its format;
+ * `undefined` when there are none.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const combine = (parts: ReadonlyArray<Passthrough>): Passthrough | undefined => {
+  if (parts.length <= 1) return parts[0]
+  const forFormat = (format: Format): Passthrough => parts.find((part) => part.formats.includes(format)) ?? parts[0]!
+  return {
+    formats: parts.flatMap((part) => part.formats),
+    forward: (request, model, options) => forFormat(request.format).forward(request, model, options),
+    forwardStream: (request, model, options) => forFormat(request.format).forwardStream(request, model, options)
+  }
 }

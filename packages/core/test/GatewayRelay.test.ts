@@ -37,7 +37,7 @@ const speaking = (format: Passthrough.Format, failures: ReadonlyArray<ProviderEr
   let call = 0
   const fail = () => (call < failures.length ? failures[call++] : undefined)
   const passthrough: Passthrough.Passthrough = {
-    format,
+    formats: [format],
     forward: (request, model) =>
       Effect.suspend(() => {
         forwarded.push({ request, model })
@@ -179,6 +179,23 @@ describe("Gateway.relayStream", () => {
       yield* Effect.yieldNow()
       assert.deepStrictEqual(hooks.events.map((e) => [e.stream, e.provider, e.outcome, e.usage]), [[true, "anthropic", "success", usage]])
     }).pipe(Effect.provide(gatewayWith({}, [provider], hooks.layer)))
+  })
+
+  it.scoped("with mid-stream failover on, translates a stream it could forward (so it can be continued), unless it cannot be translated", () => {
+    const anthropic = speaking("anthropic")
+    const provider = TestProvider.make({ name: "anthropic", models: ["claude-*"], passthrough: anthropic.passthrough })
+    const untranslatable = new InvalidRequest({ message: "tools[0].type: only function tools translate", param: "tools[0].type" })
+    const stream = { canonical: { ...canonical, stream: true }, native: { ...native, stream: true } }
+    return Effect.gen(function*() {
+      const gateway = yield* Gateway.Gateway
+      const translated = yield* Effect.scoped(gateway.relayStream(stream))
+      assert.strictEqual(translated._tag, "Translated")
+      assert.strictEqual(provider.received.length, 1)
+      assert.strictEqual(anthropic.forwarded.length, 0)
+      const forwarded = yield* Effect.scoped(gateway.relayStream({ ...stream, untranslatable }))
+      assert.strictEqual(forwarded._tag, "Forwarded")
+      assert.strictEqual(anthropic.forwarded.length, 1)
+    }).pipe(Effect.provide(gatewayWith({ strategy: { mode: "fallback", mid_stream_failover: true } }, [provider])))
   })
 
   it.scoped("translates for a provider of another format, in canonical chunks", () => {

@@ -40,7 +40,6 @@ import * as Anthropic from "./formats/Anthropic.js"
 import * as Completions from "./formats/Completions.js"
 import * as Gemini from "./formats/Gemini.js"
 import * as Responses from "./formats/Responses.js"
-import * as Sse from "./internal/sse.js"
 import * as Codec from "./formats/Codec.js"
 import * as RequestBody from "./RequestBody.js"
 
@@ -75,32 +74,37 @@ const { decoder } = Codec
 
 const decodeChat = decoder(ChatRequest)
 
-const chatJson = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
-  Effect.map(gateway.chat(req, ctx), (result) => json(result.response, routingHeaders(ctx, result)))
+const chatErrorEvent = (info: HttpErrors.ErrorInfo) => Codec.event(undefined, HttpErrors.openAi(info))
+
+/** Chat Completions is the canonical format: translated answers go back as they are. */
+const chatFormat = {
+  encodeResponse: (res: ChatResponse) => res,
+  streamEncoder: (): Codec.StreamEncoder => ({ chunk: (chunk) => Codec.event(undefined, chunk), end: Codec.done, error: chatErrorEvent }),
+  errorEvent: chatErrorEvent
+}
 
 /**
- * `chatStream` has waited for the first chunk, so a failure before it fails here and gets a
- * real status. The upstream lives in the request's Scope, which closes when the response body
- * ends, or when Node interrupts the fiber because the client went away.
+ * Forwarded as it came to a provider that speaks Chat Completions (OpenAI and the compatible
+ * APIs), translated for the others. A stream has waited for its first chunk, so a failure
+ * before it fails here and gets a real status. The upstream lives in the request's Scope, which
+ * closes when the response body ends, or when Node interrupts the fiber because the client
+ * went away.
  */
-const chatSse = (gateway: Gateway.Service, req: ChatRequest, ctx: RequestContext.RequestContext) =>
-  Effect.map(gateway.chatStream(req, ctx), (result) =>
-    Respond.eventStream(
-      result.pull,
-      { frame: Sse.dataEvents, end: Codec.done, error: (info) => Codec.event(undefined, HttpErrors.openAi(info)) },
-      ctx,
-      routingHeaders(ctx, result)
-    ))
-
 const chatCompletions = (maxBodyBytes: number) =>
   handler((request, ctx) =>
-    RequestBody.readJson(request, maxBodyBytes).pipe(
-      Effect.flatMap(decodeChat),
-      Effect.flatMap((req) =>
-        Effect.flatMap(Gateway.Gateway, (gateway) =>
-          req.stream === true ? chatSse(gateway, req, ctx) : chatJson(gateway, req, ctx))
-      )
-    )
+    Effect.flatMap(RequestBody.readJsonWithText(request, maxBodyBytes), ({ json, text }) =>
+      Effect.flatMap(decodeChat(json), (canonical) =>
+        Ingress.relay(chatFormat, {
+          canonical,
+          native: {
+            format: "openai",
+            operation: "chat/completions",
+            text,
+            body: json as Record<string, unknown>,
+            stream: canonical.stream === true,
+            headers: {}
+          }
+        }, ctx)))
   )
 
 /** A non-streaming operation: a JSON body decoded by `decode`, answered by `call` as JSON. */

@@ -46,6 +46,17 @@ export interface Options {
   readonly endMarker?: string | undefined
   /** What the adapter adds to its failures (Gemini's retry delay from the error's details). */
   readonly mapError?: ((error: ProviderError) => ProviderError) | undefined
+  /**
+   * The failure a whole 2xx answer reports in its body (some OpenAI-compatible servers answer
+   * an error with a 200), so that it is retried or failed over like any other.
+   */
+  readonly failure?: ((answer: Record<string, unknown>, body: string) => ProviderError | undefined) | undefined
+  /**
+   * What the gateway asked the upstream for on the client's behalf and the client must not see
+   * (OpenAI's usage, when the client did not ask for it): given the request, a rewrite of one
+   * whole event's text ("" leaves it out), or `undefined` to forward every byte as it came.
+   */
+  readonly rewriteEvents?: ((request: Passthrough.Request) => ((event: string) => string) | undefined) | undefined
 }
 
 /**
@@ -118,6 +129,29 @@ const follower = (options: Options) => {
   return { see, usage }
 }
 
+const blankLines = /\r?\n\r?\n/g
+
+/**
+ * Whole events only, each rewritten; an event not yet whole waits for the piece that ends it
+ * (a client cannot use half an event anyway).
+ */
+const eventRewriter = (rewrite: (event: string) => string) => {
+  let carry = ""
+  return (piece: string): string => {
+    const text = carry === "" ? piece : carry + piece
+    let out = ""
+    let from = 0
+    blankLines.lastIndex = 0
+    for (let match = blankLines.exec(text); match !== null; match = blankLines.exec(text)) {
+      const end = match.index + match[0].length
+      out += rewrite(text.slice(from, end))
+      from = end
+    }
+    carry = text.slice(from)
+    return out
+  }
+}
+
 /**
  * The adapter's `Passthrough`, over its `Upstream` (its credentials, timeouts and error mapping).
  *
@@ -129,11 +163,13 @@ export const make = (upstream: Upstream.Upstream, options: Options): Passthrough
     ? identity<Pull<string, ProviderError>>
     : (pull: Pull<string, ProviderError>) => Effect.mapError(pull, Option.map(mapError))
   return {
-    format: options.format,
+    formats: [options.format],
     forward: (request, model, call) =>
     Effect.flatMap(options.request(request, model, upstream.timeoutFor(call)), (http) =>
       upstream.exchange(http, (body, headers) => {
         const answer = parseRecord(body)
+        const failure = answer === undefined ? undefined : options.failure?.(answer, body)
+        if (failure !== undefined) return Either.left(failure)
         return Either.right({
           body,
           contentType: contentType(headers, "application/json"),
@@ -143,10 +179,16 @@ export const make = (upstream: Upstream.Upstream, options: Options): Passthrough
   forwardStream: (request, model, call) =>
     Effect.flatMap(options.request(request, model, upstream.timeoutFor(call)), (http) => {
       const follow = follower(options)
+      const rewrite = options.rewriteEvents?.(request)
+      const forward = rewrite === undefined ? identity<string> : eventRewriter(rewrite)
       return Effect.map(
         upstream.stream(
           http,
-          (piece) => ({ items: [piece], done: follow.see(piece) }),
+          (piece) => {
+            const done = follow.see(piece)
+            const text = forward(piece)
+            return { items: text === "" ? [] : [text], done }
+          },
           { endEventRequired: options.endMarker !== undefined }
         ),
         (pull): Passthrough.StreamAnswer => ({ pull: mapPull(pull), contentType: "text/event-stream", usage: follow.usage })

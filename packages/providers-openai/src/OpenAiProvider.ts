@@ -12,6 +12,7 @@ import * as Deadlines from "@switchyard/core/Deadlines"
 import type { EmbeddingRequest, EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
+import * as Passthrough from "@switchyard/core/Passthrough"
 import * as Provider from "@switchyard/core/Provider"
 import * as ProviderRegistry from "@switchyard/core/ProviderRegistry"
 import type * as Streaming from "@switchyard/core/Streaming"
@@ -88,10 +89,12 @@ export interface Options {
   /** What the gateway does with a request that sets an `unsupported` parameter. Default `warn`. */
   readonly unsupportedParams?: Capabilities.Policy | undefined
   /**
-   * Whether the upstream serves OpenAI's Responses API (`POST /responses`): then requests from
-   * Responses clients are forwarded to it as they came (the fast path: built-in tools,
-   * `previous_response_id` and unknown fields work), instead of being translated to chat
-   * completions. Default: when the base URL is OpenAI's own.
+   * Whether requests clients send in OpenAI's own formats are forwarded as they came (the fast
+   * path: the body sent with only the model rewritten, the answer's bytes sent back) instead of
+   * being translated. Chat Completions: unless `false`, and not when `prefill` or `unsupported`
+   * chat parameters are set (those need the canonical request). The Responses API (built-in
+   * tools, `previous_response_id` and unknown fields then work): when `true`, and by default
+   * when the base URL is OpenAI's own (few compatible servers serve `POST /responses`).
    */
   readonly passthrough?: boolean | undefined
 }
@@ -197,7 +200,21 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
         SseBody.makeDecoder(name, redact)
       )
 
-    const passthrough = (options.passthrough ?? new URL(baseUrl).hostname === "api.openai.com")
+    const chatPassthrough = Forwarding.make(upstream, {
+      format: "openai",
+      request: (request, model, timeoutMillis) =>
+        Effect.succeed({ method: "POST", path: "/chat/completions", body: Wire.forwardedChat(request, model), timeoutMillis }),
+      usage: (answer) => Wire.chatUsage(answer.usage),
+      // The usage object is in the last chunk only (`forwardedChat` asks for it).
+      streamUsage: { marker: "\"prompt_tokens\"", read: (_, last) => Wire.chatUsage(last.usage) },
+      failure: (answer, body) =>
+        Array.isArray(answer.choices) || answer.error == null ? undefined : Errors.inBandError(name, answer.error, body, redact),
+      rewriteEvents: (request) => Wire.asksUsage(request.body) ? undefined : Wire.withoutUsage
+    })
+    const forwardsChat = options.passthrough !== false && options.prefill === undefined &&
+      (options.unsupported?.chat ?? []).length === 0
+
+    const responsesPassthrough = (options.passthrough ?? new URL(baseUrl).hostname === "api.openai.com")
       ? Forwarding.make(upstream, {
         format: "responses",
         request: (request, model, timeoutMillis) =>
@@ -211,6 +228,10 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
         }
       })
       : undefined
+    const passthrough = Passthrough.combine([
+      ...(forwardsChat ? [chatPassthrough] : []),
+      ...(responsesPassthrough === undefined ? [] : [responsesPassthrough])
+    ])
 
     const listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =
       options.models !== undefined && options.models.length > 0

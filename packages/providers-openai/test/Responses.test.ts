@@ -41,8 +41,8 @@ const request = (stream: boolean): Passthrough.Request => ({
 describe("OpenAiProvider: the Responses API", () => {
   it.scoped("serves it by default only on OpenAI's own base URL; passthrough says so for others", () =>
     Effect.gen(function*() {
-      assert.strictEqual((yield* OpenAiProvider.make({ apiKey })).passthrough?.format, "responses")
-      assert.isUndefined((yield* OpenAiProvider.make({ apiKey, baseUrl: "http://127.0.0.1:1/v1" })).passthrough)
+      assert.deepStrictEqual((yield* OpenAiProvider.make({ apiKey })).passthrough?.formats, ["openai", "responses"])
+      assert.deepStrictEqual((yield* OpenAiProvider.make({ apiKey, baseUrl: "http://127.0.0.1:1/v1" })).passthrough?.formats, ["openai"])
       assert.isUndefined((yield* OpenAiProvider.make({ apiKey, passthrough: false })).passthrough)
     }))
 

@@ -5,7 +5,6 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
-import { event } from "../formats/Codec.js"
 
 const encoder = new TextEncoder()
 
@@ -19,17 +18,6 @@ export interface Writer<A, E> {
   readonly frame: (chunk: Chunk.Chunk<A>) => string
   readonly end: () => string
   readonly onError: (cause: Cause.Cause<E>) => Effect.Effect<string>
-}
-
-/**
- * OpenAI's framing: one `data:` event of JSON per element, all of one pull as one string.
- *
- * @internal
- */
-export const dataEvents = <A>(chunk: Chunk.Chunk<A>): string => {
-  let text = ""
-  for (const item of chunk) text += event(undefined, item)
-  return text
 }
 
 /**

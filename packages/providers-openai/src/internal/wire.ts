@@ -12,9 +12,52 @@ import type { ImageRequest, ImageResponse } from "@switchyard/core/ImageSchema"
 import { ProviderOutputError, ProviderStatusError } from "@switchyard/core/GatewayError"
 import * as Either from "effect/Either"
 import * as Errors from "./errors.js"
+import type * as Passthrough from "@switchyard/core/Passthrough"
+import * as Forwarding from "@switchyard/provider-http/Forwarding"
 import type { Redactor } from "@switchyard/provider-http/Redact"
 import * as UpstreamErrors from "@switchyard/provider-http/UpstreamErrors"
 import { count, isRecord, preview } from "@switchyard/provider-http/Wire"
+
+/** A Chat Completions usage object: the canonical usage it already is. @internal */
+export const chatUsage = (usage: unknown): Usage | undefined =>
+  isRecord(usage) && count(usage.prompt_tokens) !== undefined ? usage as unknown as Usage : undefined
+
+/** Whether a client's Chat Completions body asks for the usage at the end of its stream. @internal */
+export const asksUsage = (body: Readonly<Record<string, unknown>>): boolean =>
+  isRecord(body.stream_options) && body.stream_options.include_usage === true
+
+/**
+ * A client's Chat Completions body as the fast path forwards it: the routed model, and a stream
+ * asks for the usage, which the gateway accounts for (`withoutUsage` takes it out again for a
+ * client that did not ask).
+ *
+ * @internal
+ */
+export const forwardedChat = (request: Passthrough.Request, model: string): string =>
+  !request.stream || asksUsage(request.body)
+    ? Forwarding.withModel(request, model)
+    : JSON.stringify({
+      ...request.body,
+      model,
+      stream_options: { ...(isRecord(request.body.stream_options) ? request.body.stream_options : {}), include_usage: true }
+    })
+
+// https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options: with
+// `include_usage`, every chunk carries `"usage": null` and one last chunk, before `data: [DONE]`,
+// has the usage and an empty `choices`. (Azure's content-filter chunk has an empty `choices` too,
+// but no usage.)
+const emptyChoices = /"choices"\s*:\s*\[\s*\]/
+const usageObject = /"usage"\s*:\s*\{/
+const nullUsage = /,\s*"usage"\s*:\s*null/
+
+/**
+ * One whole event of a forwarded stream whose client did not ask for the usage, as it would have
+ * come without `include_usage`: the usage chunk left out, `"usage": null` taken out of the others.
+ *
+ * @internal
+ */
+export const withoutUsage = (event: string): string =>
+  emptyChoices.test(event) && usageObject.test(event) ? "" : event.replace(nullUsage, "")
 
 /** The streaming request: the same body with `stream: true` (only copied when needed). @internal */
 export const streamingRequest = (req: ChatRequest): ChatRequest => req.stream === true ? req : { ...req, stream: true }
