@@ -56,7 +56,7 @@ export interface Provider {
   readonly image?: (req: ImageRequest, options?: CallOptions) => Effect.Effect<ImageResponse, ProviderError>
   readonly listModels: Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
   /**
-   * The wire format the vendor speaks, for clients that speak it too: their requests are
+   * The wire formats the vendor speaks, for clients that speak one too: their requests are
    * forwarded as they came (the fast path) instead of being translated.
    */
   readonly passthrough?: Passthrough | undefined

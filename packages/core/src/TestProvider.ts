@@ -74,7 +74,7 @@ export interface Options {
   readonly image?: (req: ImageRequest) => Effect.Effect<ImageResponse, ProviderError>
   readonly capabilities?: Capabilities
   readonly unsupportedParams?: Policy
-  /** The wire format the provider speaks natively, for requests the gateway forwards as they came. */
+  /** The wire formats the provider speaks natively, for requests the gateway forwards as they came. */
   readonly passthrough?: Passthrough
 }
 

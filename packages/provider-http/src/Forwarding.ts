@@ -1,7 +1,8 @@
 /**
  * The pass-through fast path of an HTTP adapter (`Passthrough` in core): the client's body
  * forwarded with only the model rewritten, the answer's text handed back in the pieces it
- * arrived in, and the usage read from it on the way, without decoding what is only forwarded.
+ * arrived in (in whole events when some must be rewritten), and the usage read from it on the
+ * way, without decoding what is only forwarded.
  * An adapter gives how its vendor addresses a request and where its answers say what was used.
  *
  * @since 0.1.0
