@@ -53,12 +53,20 @@ export interface Options {
    */
   readonly failure?: ((answer: Record<string, unknown>, body: string) => ProviderError | undefined) | undefined
   /**
-   * What the gateway asked the upstream for on the client's behalf and the client must not see
-   * (OpenAI's usage, when the client did not ask for it): given the request, a rewrite of one
-   * whole event's text ("" leaves it out), or `undefined` to forward every byte as it came.
+   * How a stream is read in whole events rather than in the pieces they arrived in: given the
+   * request, what becomes of one event, or `undefined` to forward every byte as it came.
    */
-  readonly rewriteEvents?: ((request: Passthrough.Request) => ((event: string) => string) | undefined) | undefined
+  readonly events?: ((request: Passthrough.Request) => ((event: string) => Event) | undefined) | undefined
 }
+
+/**
+ * One whole event of a forwarded stream: the text the client gets ("" leaves it out: what the
+ * gateway asked for on the client's behalf, say), or the in-band error it reports, where the
+ * stream fails as a translated one does (the client gets the route's error event instead).
+ *
+ * @since 0.1.0 @category Models
+ */
+export type Event = string | { readonly failure: ProviderError }
 
 /**
  * The body with `model` in place of the client's, every other byte as the client sent it when
@@ -133,23 +141,28 @@ const follower = (options: Options) => {
 const blankLines = /\r?\n\r?\n/g
 
 /**
- * Whole events only, each rewritten; an event not yet whole waits for the piece that ends it
- * (a client cannot use half an event anyway).
+ * Whole events only, each read by `read`; an event not yet whole waits for the piece that ends it
+ * (a client cannot use half an event anyway). Nothing is read after a failure.
  */
-const eventRewriter = (rewrite: (event: string) => string) => {
+const wholeEvents = (read: (event: string) => Event) => {
   let carry = ""
-  return (piece: string): string => {
+  return (piece: string): { readonly text: string; readonly failure?: ProviderError } => {
     const text = carry === "" ? piece : carry + piece
     let out = ""
     let from = 0
     blankLines.lastIndex = 0
     for (let match = blankLines.exec(text); match !== null; match = blankLines.exec(text)) {
       const end = match.index + match[0].length
-      out += rewrite(text.slice(from, end))
+      const event = read(text.slice(from, end))
+      if (typeof event !== "string") {
+        carry = ""
+        return { text: out, failure: event.failure }
+      }
+      out += event
       from = end
     }
     carry = text.slice(from)
-    return out
+    return { text: out }
   }
 }
 
@@ -180,15 +193,17 @@ export const make = (upstream: Upstream.Upstream, options: Options): Passthrough
   forwardStream: (request, model, call) =>
     Effect.flatMap(options.request(request, model, upstream.timeoutFor(call)), (http) => {
       const follow = follower(options)
-      const rewrite = options.rewriteEvents?.(request)
-      const forward = rewrite === undefined ? identity<string> : eventRewriter(rewrite)
+      const read = options.events?.(request)
+      const events = read === undefined ? undefined : wholeEvents(read)
       return Effect.map(
         upstream.stream(
           http,
           (piece) => {
             const done = follow.see(piece)
-            const text = forward(piece)
-            return { items: text === "" ? [] : [text], done }
+            if (events === undefined) return { items: [piece], done }
+            const { text, failure } = events(piece)
+            const items = text === "" ? [] : [text]
+            return failure === undefined ? { items, done } : { items, done: true, failure }
           },
           { endEventRequired: options.endMarker !== undefined }
         ),

@@ -209,7 +209,7 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
       streamUsage: { marker: "\"prompt_tokens\"", read: (_, last) => Wire.chatUsage(last.usage) },
       failure: (answer, body) =>
         Array.isArray(answer.choices) || answer.error == null ? undefined : Errors.inBandError(name, answer.error, body, redact),
-      rewriteEvents: (request) => Wire.asksUsage(request.body) ? undefined : Wire.withoutUsage
+      events: (request) => Wire.forwardedEvent(name, redact, Wire.asksUsage(request.body))
     })
     const forwardsChat = options.passthrough !== false && options.prefill === undefined &&
       (options.unsupported?.chat ?? []).length === 0

@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as OpenAiProvider from "../src/OpenAiProvider.js"
 import { apiKey, build, secret } from "./FakeUpstream.js"
-import { textStream } from "./fixtures/openaiStream.js"
+import { midStreamErrorStream, textStream } from "./fixtures/openaiStream.js"
 
 const requestOf = (body: Record<string, unknown>, text = JSON.stringify(body)): Passthrough.Request => ({
   format: "openai",
@@ -129,5 +129,35 @@ describe("OpenAiProvider: the Chat Completions fast path", () => {
       assert.deepStrictEqual(received, withoutUsage)
       assert.strictEqual(received.length, sent.length - 1)
       assert.deepStrictEqual(answer.usage(), sent.at(-2).usage)
+    }))
+
+  it.scoped("an in-band error fails the stream after the events before it, as a translated stream does; the client gets no half of it", () =>
+    Effect.gen(function*() {
+      for (const clientAsked of [true, false]) {
+        const { provider } = yield* build(() => ({
+          headers: { "content-type": "text/event-stream" },
+          body: cut(midStreamErrorStream, [300, 420])
+        }))
+        const body = { model: "gpt-4o-mini", messages: [], stream: true, ...(clientAsked ? { stream_options: { include_usage: true } } : {}) }
+        const answer = yield* provider.passthrough!.forwardStream(requestOf(body), "gpt-4o-mini")
+        const pieces: Array<string> = []
+        const failure = yield* Effect.flip(Stream.runForEach(Streaming.toStream(answer.pull), (piece) => Effect.sync(() => void pieces.push(piece))))
+        assert.deepStrictEqual(pieces.join("").split("\n\n").filter((e) => e !== ""), midStreamErrorStream.split("\n\n").slice(0, 2))
+        assert.strictEqual(failure._tag, "ProviderStatusError")
+        assert.include(failure.message, "The server had an error while processing your request")
+        assert.isTrue(isRetryable(failure))
+      }
+    }))
+
+  it.scoped("a usage some servers put on the last content chunk is taken out too, for a client that did not ask", () =>
+    Effect.gen(function*() {
+      const last = { id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }
+      const stream = `data: ${JSON.stringify({ ...last, choices: [{ index: 0, delta: { content: "Hi" }, finish_reason: null }] })}\n\n` +
+        `data: ${JSON.stringify({ ...last, usage })}\n\ndata: [DONE]\n\n`
+      const { provider } = yield* build(() => ({ headers: { "content-type": "text/event-stream" }, body: stream }))
+      const answer = yield* provider.passthrough!.forwardStream(requestOf({ model: "m", messages: [], stream: true }), "m")
+      const received = eventsOf(yield* drain(answer))
+      assert.deepStrictEqual(received.at(-2), last)
+      assert.deepStrictEqual(answer.usage(), usage)
     }))
 })

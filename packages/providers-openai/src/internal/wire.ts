@@ -28,7 +28,7 @@ export const asksUsage = (body: Readonly<Record<string, unknown>>): boolean =>
 
 /**
  * A client's Chat Completions body as the fast path forwards it: the routed model, and a stream
- * asks for the usage, which the gateway accounts for (`withoutUsage` takes it out again for a
+ * asks for the usage, which the gateway accounts for (`forwardedEvent` takes it out again for a
  * client that did not ask).
  *
  * @internal
@@ -45,19 +45,41 @@ export const forwardedChat = (request: Passthrough.Request, model: string): stri
 // https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options: with
 // `include_usage`, every chunk carries `"usage": null` and one last chunk, before `data: [DONE]`,
 // has the usage and an empty `choices`. (Azure's content-filter chunk has an empty `choices` too,
-// but no usage.)
+// but no usage; some compatible servers put the usage on the last content chunk instead.)
 const emptyChoices = /"choices"\s*:\s*\[\s*\]/
 const usageObject = /"usage"\s*:\s*\{/
 const nullUsage = /,\s*"usage"\s*:\s*null/
+// An in-band error: an `{"error": ...}` payload, or an event named `error`.
+const errorData = /^data:\s*\{\s*"error"\s*:/m
+const errorName = /^event:\s*error\s*$/m
+
+/** The data of one whole event (its `data:` lines, joined). */
+const dataOf = (event: string): string =>
+  event.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(line.startsWith("data: ") ? 6 : 5)).join("\n")
 
 /**
- * One whole event of a forwarded stream whose client did not ask for the usage, as it would have
- * come without `include_usage`: the usage chunk left out, `"usage": null` taken out of the others.
+ * One whole event of a forwarded chat stream: an in-band error is the failure it reports (as the
+ * translated stream reads it); else the event as the client gets it, and for a client that did
+ * not ask for the usage, as it would have come without `include_usage`: the usage chunk left
+ * out, `"usage": null` taken out of the others, a usage on a content chunk removed.
  *
  * @internal
  */
-export const withoutUsage = (event: string): string =>
-  emptyChoices.test(event) && usageObject.test(event) ? "" : event.replace(nullUsage, "")
+export const forwardedEvent = (provider: string, redact: Redactor, clientAskedUsage: boolean) =>
+(event: string): Forwarding.Event => {
+  if (errorData.test(event) || errorName.test(event)) {
+    const data = dataOf(event)
+    const failure = errorName.test(event) ? parseErrorEvent(provider, data, redact) : parseChunk(provider, data, redact)
+    if (isChunkFailure(failure)) return { failure }
+  }
+  if (clientAskedUsage) return event
+  if (!usageObject.test(event)) return event.replace(nullUsage, "")
+  if (emptyChoices.test(event)) return ""
+  const chunk = parseChunk(provider, dataOf(event), redact)
+  if (isChunkFailure(chunk)) return event
+  const { usage: _, ...rest } = chunk
+  return `data: ${JSON.stringify(rest)}\n\n`
+}
 
 /** The streaming request: the same body with `stream: true` (only copied when needed). @internal */
 export const streamingRequest = (req: ChatRequest): ChatRequest => req.stream === true ? req : { ...req, stream: true }
