@@ -67,7 +67,7 @@ const dataOf = (event: string): string =>
  */
 export const forwardedEvent = (provider: string, redact: Redactor, clientAskedUsage: boolean) =>
 (event: string): Forwarding.Event => {
-  if (errorData.test(event) || errorName.test(event)) {
+  if (event.includes("error") && (errorData.test(event) || errorName.test(event))) {
     const data = dataOf(event)
     const failure = errorName.test(event) ? parseErrorEvent(provider, data, redact) : parseChunk(provider, data, redact)
     if (isChunkFailure(failure)) return { failure }
