@@ -138,6 +138,14 @@ const follower = (options: Options) => {
   return { see, usage }
 }
 
+/**
+ * The data of one whole Server-Sent Event: its `data:` lines, joined by newlines.
+ *
+ * @since 0.1.0 @category Streams
+ */
+export const dataOf = (event: string): string =>
+  event.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(line.startsWith("data: ") ? 6 : 5)).join("\n")
+
 const blankLines = /\r?\n\r?\n/g
 
 /**

@@ -83,6 +83,8 @@ const modelPageSize = 1000
 /** ...and at most this many pages are read. */
 const maxModelPages = 10
 
+const errorEvent = /^event:\s*error\s*$/m
+
 const nowSeconds = Effect.map(Clock.currentTimeMillis, (millis) => Math.floor(millis / 1000))
 
 /**
@@ -171,7 +173,10 @@ export const make: (options: Options) => Effect.Effect<Provider.Provider, never,
             ...(isRecord(delta.usage) ? delta.usage : {})
           })
       },
-      endMarker: "event: message_stop"
+      endMarker: "event: message_stop",
+      // An `error` event fails the stream as it fails a translated one.
+      events: () => (event) =>
+        event.includes("error") && errorEvent.test(event) ? { failure: AnthropicStream.errorEvent(name, Forwarding.dataOf(event), redact) } : event
     })
 
     const modelPage = (after: string | undefined) =>

@@ -186,3 +186,19 @@ export const makeDecoder = (
     return { items: chunks, done: false }
   }
 }
+
+/**
+ * The failure an `error` event reports, from its data: Anthropic's error envelope
+ * (`{"type":"error","error":{...}}`), or text.
+ *
+ * @internal
+ */
+export const errorEvent = (provider: string, data: string, redact: Redactor): ProviderStatusError => {
+  let value: unknown = data
+  try {
+    value = JSON.parse(data)
+  } catch {
+    // text
+  }
+  return Errors.inBandError(provider, isRecord(value) && value.error !== undefined ? value.error : value, data, redact)
+}

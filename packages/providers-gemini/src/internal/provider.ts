@@ -67,6 +67,8 @@ const maxModelPages = 10
 
 /** At most this many requests of one embeddings call are in flight at once. */
 
+const errorData = /^data:\s*\{\s*"error"\s*:/m
+
 const nowSeconds = Effect.map(Clock.currentTimeMillis, (millis) => Math.floor(millis / 1000))
 
 /** Why a stream that ended without a finish reason failed. */
@@ -173,7 +175,13 @@ export const make = (endpoint: Endpoint): Provider.Provider => {
       marker: "\"usageMetadata\"",
       read: (_, last) => isRecord(last.usageMetadata) ? FromGemini.toUsage(last.usageMetadata) : undefined
     },
-    mapError: Errors.withRetryInfo
+    mapError: Errors.withRetryInfo,
+    // An error envelope as an event fails the stream as it fails a translated one.
+    events: () => (event) => {
+      if (!event.includes("error") || !errorData.test(event)) return event
+      const failure = GeminiStream.errorEvent(name, Forwarding.dataOf(event), redact)
+      return failure === undefined ? event : { failure }
+    }
   })
 
   const modelPage = (pageToken: string | undefined) =>

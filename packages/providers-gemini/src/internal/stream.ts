@@ -196,3 +196,19 @@ export const withEnd = (
     })
   })
 }
+
+/**
+ * The failure an event holding an error envelope (`{"error": {...}}`) reports; `undefined` for
+ * any other data.
+ *
+ * @internal
+ */
+export const errorEvent = (provider: string, data: string, redact: Redactor): ProviderError | undefined => {
+  let value: unknown
+  try {
+    value = JSON.parse(data)
+  } catch {
+    return undefined
+  }
+  return isRecord(value) && value.error !== undefined ? Errors.inBandError(provider, value.error, data, redact) : undefined
+}

@@ -53,10 +53,6 @@ const nullUsage = /,\s*"usage"\s*:\s*null/
 const errorData = /^data:\s*\{\s*"error"\s*:/m
 const errorName = /^event:\s*error\s*$/m
 
-/** The data of one whole event (its `data:` lines, joined). */
-const dataOf = (event: string): string =>
-  event.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(line.startsWith("data: ") ? 6 : 5)).join("\n")
-
 /**
  * One whole event of a forwarded chat stream: an in-band error is the failure it reports (as the
  * translated stream reads it); else the event as the client gets it, and for a client that did
@@ -68,14 +64,14 @@ const dataOf = (event: string): string =>
 export const forwardedEvent = (provider: string, redact: Redactor, clientAskedUsage: boolean) =>
 (event: string): Forwarding.Event => {
   if (event.includes("error") && (errorData.test(event) || errorName.test(event))) {
-    const data = dataOf(event)
+    const data = Forwarding.dataOf(event)
     const failure = errorName.test(event) ? parseErrorEvent(provider, data, redact) : parseChunk(provider, data, redact)
     if (isChunkFailure(failure)) return { failure }
   }
   if (clientAskedUsage) return event
   if (!usageObject.test(event)) return event.replace(nullUsage, "")
   if (emptyChoices.test(event)) return ""
-  const chunk = parseChunk(provider, dataOf(event), redact)
+  const chunk = parseChunk(provider, Forwarding.dataOf(event), redact)
   if (isChunkFailure(chunk)) return event
   const { usage: _, ...rest } = chunk
   return `data: ${JSON.stringify(rest)}\n\n`
