@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import type { Usage } from "@switchyard/core/ChatSchema"
+import * as EventStream from "@switchyard/core/EventStream"
 import type { ProviderError } from "@switchyard/core/GatewayError"
 import type * as Passthrough from "@switchyard/core/Passthrough"
 import type { Pull } from "@switchyard/core/Streaming"
@@ -139,12 +140,17 @@ const follower = (options: Options) => {
 }
 
 /**
- * The data of one whole Server-Sent Event: its `data:` lines, joined by newlines.
+ * The data of one whole Server-Sent Event, read by core's `EventStream` parser.
  *
  * @since 0.1.0 @category Streams
  */
-export const dataOf = (event: string): string =>
-  event.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(line.startsWith("data: ") ? 6 : 5)).join("\n")
+export const dataOf = (event: string): string => {
+  let data = ""
+  EventStream.makeParser((parsed) => {
+    data = parsed.data
+  }).feed(event)
+  return data
+}
 
 const blankLines = /\r?\n\r?\n/g
 
