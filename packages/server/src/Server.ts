@@ -19,9 +19,12 @@ import * as MockProvider from "@switchyard/providers-mock/MockProvider"
 import * as OpenAiProvider from "@switchyard/providers-openai/OpenAiProvider"
 import * as Presets from "@switchyard/providers-openai/Presets"
 import * as McpTools from "@switchyard/mcp/McpTools"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import { createServer, type Server } from "node:http"
 import type { McpServerConfig, ProviderConfig, ServerSettings } from "./Config.js"
 
@@ -143,6 +146,21 @@ const drainOnShutdown = (server: Server, deadlineMillis: number) =>
   ))
 
 /**
+ * `HttpServer.serve` with nothing in the requests' Context but the server, the gateway and the
+ * server's Scope. The platform copies a request's Context several times per request, and the
+ * CLI's Node services (file system, path, terminal, command executor, worker manager), which
+ * the API never uses, would otherwise be copied along every time.
+ */
+const serveApi = (app: HttpApp.Default<never, Gateway.Gateway | Scope.Scope>) =>
+  Layer.scopedDiscard(
+    Effect.flatMap(Effect.context<HttpServer.HttpServer | Gateway.Gateway | Scope.Scope>(), (context) =>
+      Effect.mapInputContext(
+        HttpServer.serveEffect(app),
+        (_: Context.Context<never>) => Context.pick(HttpServer.HttpServer, Gateway.Gateway, Scope.Scope)(context)
+      ))
+  )
+
+/**
  * Serves the HTTP API on `settings.host:settings.port`. Tracing is off: no exporter is
  * configurable yet, and spans nobody exports cost CPU on every request (the platform's server
  * span, with its header and URL attributes, included).
@@ -151,7 +169,7 @@ const drainOnShutdown = (server: Server, deadlineMillis: number) =>
  */
 export const layer = (settings: ServerSettings) => {
   const server = createServer()
-  return HttpServer.serve(HttpApi.make({ maxBodyBytes: settings.maxBodyBytes })).pipe(
+  return serveApi(HttpApi.make({ maxBodyBytes: settings.maxBodyBytes })).pipe(
     HttpMiddleware.withTracerDisabledWhen(() => true),
     Layer.provide(Layer.setTracerEnabled(false)),
     Layer.merge(drainOnShutdown(server, settings.shutdownTimeoutMillis)),

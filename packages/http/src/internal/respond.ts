@@ -76,9 +76,17 @@ export const handler = <E, R>(
     return Effect.catchAllCause(body(request, ctx), (cause) => errorResponse(cause, ctx.requestId, trace.attempts, envelope))
   })
 
-/** The body as a string, which Node encodes while writing it, with its length in bytes. @internal */
+/**
+ * The body as a string, which Node encodes while writing it, with its length in bytes. Type and
+ * length go in the headers rather than in the body's options, for which the platform would copy
+ * the headers once more (about 3 µs per answer).
+ *
+ * @internal
+ */
 export const text = (body: string, contentType: string, headers: Record<string, string>) =>
-  HttpServerResponse.raw(body, { contentType, contentLength: Buffer.byteLength(body), headers })
+  HttpServerResponse.raw(body, {
+    headers: { ...headers, "content-type": contentType, "content-length": String(Buffer.byteLength(body)) }
+  })
 
 /** @internal */
 export const json = (body: unknown, headers: Record<string, string>) => text(JSON.stringify(body), "application/json", headers)
