@@ -2,7 +2,8 @@
  * The benchmark's platform floor: the cheapest server on `@effect/platform`'s HTTP server, composed
  * as Switchyard's (`packages/server/src/Server.ts`) minus the gateway, that proxies nothing. It
  * reads the request body and answers with a prebuilt body: a `chat.completion` (JSON), or, when
- * the body says `"stream":true`, the whole SSE answer as one Uint8Array in an Effect Stream.
+ * the body says `"stream":true`, the whole SSE answer as one Uint8Array, handed over by a pull
+ * through `ResponseBody.stream` as Switchyard's event streams are.
  * Both are the bytes the mock upstream answers to the bench's request (same chunks, same shape,
  * built by the mock's own `Simulation` at start), so a client of this server reads what it reads
  * through the forwarder. What it costs per request is what the platform costs per request: a
@@ -19,11 +20,13 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { ChatRequest } from "@switchyard/core/ChatSchema"
+import * as Streaming from "@switchyard/core/Streaming"
 import * as RequestBody from "@switchyard/http/RequestBody"
+import * as ResponseBody from "@switchyard/http/ResponseBody"
+import * as Chunk from "effect/Chunk"
 import * as Simulation from "@switchyard/providers-mock/Simulation"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
 import { parseArgs } from "node:util"
 
@@ -54,26 +57,24 @@ const sse = (() => {
   const events = Simulation.encodeStream(Simulation.streamPlan({ ...request, stream: true }, settings, meta))
   return new TextEncoder().encode(events.first + events.content.join("") + events.last + "data: [DONE]\n\n")
 })()
-// A Stream is a description: one value serves every request.
-const sseStream = Stream.make(sse)
+const sseChunk = Chunk.of(sse)
 
 // ---------------------------------------------------------------------------------------------
 
 let requests = 0
 
 const app = Effect.interruptible(Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-  Effect.map(RequestBody.readText(request, 10 * 1024 * 1024), (body) => {
+  Effect.flatMap(RequestBody.readText(request, 10 * 1024 * 1024), (body) => {
     const requestId = `floor-${(requests++).toString(36)}`
     return body.includes("\"stream\":true")
-      ? HttpServerResponse.stream(sseStream, {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", "x-request-id": requestId }
+      ? ResponseBody.stream(Streaming.prepend(sseChunk, Streaming.endPull), {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        "x-request-id": requestId
       })
-      : HttpServerResponse.raw(jsonBody, {
-        contentType: "application/json",
-        contentLength: jsonLength,
-        headers: { "x-request-id": requestId }
-      })
+      : Effect.succeed(HttpServerResponse.raw(jsonBody, {
+        headers: { "content-type": "application/json", "content-length": String(jsonLength), "x-request-id": requestId }
+      }))
   })))
 
 const logAddress = Layer.effectDiscard(HttpServer.addressWith((address) =>

@@ -210,7 +210,7 @@ const floorLine = ({ cells, modes }: Summary): ReadonlyArray<string> => {
   return [
     "",
     `Platform floor (constant answers, no upstream): ${ratios.join(", ")} the forwarder's req/s (CPU µs/req: ${cpu.join(", ")}): ` +
-    "the ceiling for any gateway whose responses go through @effect/platform's server as Effect values (SSE as an Effect Stream)." +
+    "the ceiling for any gateway whose responses go through @effect/platform's server as Effect values (event streams read from a pull, as Switchyard writes them)." +
     (flagged ? " **It answered with errors in this run: not a result.**" : "")
   ]
 }

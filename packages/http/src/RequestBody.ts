@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { invalidJson, RequestTooLarge } from "./HttpErrors.js"
+import { isNodeSource, type NodeSource } from "./internal/node.js"
 
 const unreadable = () => new InvalidRequest({ message: "The request body could not be read." })
 
@@ -57,20 +58,6 @@ const readCounted = (
     })
     return loop
   })
-
-/** The parts of a Node `IncomingMessage` the fast reader uses. */
-interface NodeSource {
-  readonly on: (event: string, listener: (arg: never) => void) => unknown
-  readonly off: (event: string, listener: (arg: never) => void) => unknown
-  readonly read: () => Buffer | null
-  readonly readableEnded: boolean
-  readonly readableFlowing: boolean | null
-  readonly readableLength: number
-}
-
-const isNodeSource = (source: unknown): source is NodeSource =>
-  typeof source === "object" && source !== null && "readableEnded" in source &&
-  typeof (source as NodeSource).on === "function" && typeof (source as NodeSource).off === "function"
 
 /**
  * Reads a Node request body in one fiber suspension (the platform's reader runs a fiber of its

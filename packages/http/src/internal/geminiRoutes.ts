@@ -10,6 +10,7 @@
  *
  * @internal
  */
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { EmbeddingRequest, EmbeddingResponse } from "@switchyard/core/EmbeddingSchema"
 import * as Gateway from "@switchyard/core/Gateway"
@@ -97,7 +98,7 @@ export const models = (maxBodyBytes: number) =>
     (request, ctx): Effect.Effect<
       HttpServerResponse.HttpServerResponse,
       HttpError,
-      Gateway.Gateway | Scope.Scope
+      Gateway.Gateway | Scope.Scope | HttpServerRequest.HttpServerRequest
     > => {
       const path = Respond.pathOf(request.url)
       const target = parsePath(path)

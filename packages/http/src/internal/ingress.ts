@@ -49,7 +49,7 @@ const pieces = (chunk: Chunk.Chunk<string>): string => {
 export const chat = (format: Format, req: ChatRequest, ctx: RequestContext.RequestContext) =>
   Effect.flatMap(Gateway.Gateway, (gateway) =>
     req.stream === true
-      ? Effect.map(gateway.chatStream(req, ctx), (result) => translatedStream(format, result, ctx))
+      ? Effect.flatMap(gateway.chatStream(req, ctx), (result) => translatedStream(format, result, ctx))
       : Effect.map(gateway.chat(req, ctx), (result) => translatedJson(format, result, ctx)))
 
 /**
@@ -65,7 +65,7 @@ export const relay = (
 ) =>
   Effect.flatMap(Gateway.Gateway, (gateway) =>
     request.native.stream
-      ? Effect.map(gateway.relayStream(request, ctx), (relayed) =>
+      ? Effect.flatMap(gateway.relayStream(request, ctx), (relayed) =>
         relayed._tag === "Translated"
           ? translatedStream(format, relayed.result, ctx)
           : eventStream(

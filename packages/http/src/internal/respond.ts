@@ -11,6 +11,7 @@ import type * as Streaming from "@switchyard/core/Streaming"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as HttpErrors from "../HttpErrors.js"
+import * as ResponseBody from "../ResponseBody.js"
 import * as RequestId from "./requestId.js"
 import * as Sse from "./sse.js"
 
@@ -124,11 +125,11 @@ export const eventStream = <A, E>(
   ctx: RequestContext.RequestContext,
   headers: Record<string, string>
 ) =>
-  HttpServerResponse.stream(
+  ResponseBody.stream(
     Sse.encode(pull, {
       frame: writer.frame,
       end: writer.end,
       onError: (cause) => Effect.map(HttpErrors.describeCauseLogged(cause, ctx.requestId), writer.error)
     }),
-    { contentType: "text/event-stream", headers: { "cache-control": "no-cache", ...headers } }
+    { "cache-control": "no-cache", ...headers, "content-type": "text/event-stream" }
   )

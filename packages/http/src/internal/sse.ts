@@ -4,7 +4,6 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Stream from "effect/Stream"
 
 const encoder = new TextEncoder()
 
@@ -21,19 +20,18 @@ export interface Writer<A, E> {
 }
 
 /**
- * Writes a pull's elements as one Stream of one stage, everything a pull hands over as one
- * network chunk. A failure after the start becomes the writer's last text (its in-band error)
- * and ends the stream.
+ * Writes a pull's elements, everything a pull hands over as one network chunk. A failure after
+ * the start becomes the writer's last text (its in-band error) and ends the stream.
  *
  * @internal
  */
-export const encode = <A, E>(pull: Streaming.Pull<A, E>, writer: Writer<A, E>): Stream.Stream<Uint8Array> => {
+export const encode = <A, E>(pull: Streaming.Pull<A, E>, writer: Writer<A, E>): Streaming.Pull<Uint8Array, never> => {
   let ended = false
   const last = (text: string) => {
     ended = true
     return text === "" ? Chunk.empty<Uint8Array>() : Chunk.of(encoder.encode(text))
   }
-  return Streaming.toStream(Effect.suspend(() =>
+  return Effect.suspend(() =>
     ended ? Streaming.endPull : Effect.matchCauseEffect(pull, {
       onSuccess: (chunk) => {
         if (Chunk.isEmpty(chunk)) return Effect.succeed(Chunk.empty<Uint8Array>())
@@ -51,5 +49,5 @@ export const encode = <A, E>(pull: Streaming.Pull<A, E>, writer: Writer<A, E>): 
         return Effect.map(writer.onError(error), last)
       }
     })
-  ))
+  )
 }

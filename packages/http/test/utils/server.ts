@@ -42,7 +42,9 @@ const badRequest = new ProviderStatusError({
  * A provider whose behaviour is chosen by the model name:
  * `fake-429` and `fake-400` fail with that upstream status (before any chunk when streaming),
  * `fake-midfail` fails after its first chunk, `fake-hang` never finishes (and records when it is
- * released), `fake-defect` dies with a secret in the defect; any other `fake-*` answers.
+ * released), `fake-endless` streams 8 KiB chunks for ever (counting them in `endless.pulled`, and
+ * recording when it is released),
+ * `fake-defect` dies with a secret in the defect; any other `fake-*` answers.
  * It embeds (each input's vector is `[its index, its length]`) and makes images (`fake-400`
  * refused), and does not honour `seed` (dropped under the default `warn` policy).
  */
@@ -50,6 +52,8 @@ export const makeFake = Effect.gen(function*() {
   const contexts: Array<RequestContext> = []
   const streamReleased = yield* Deferred.make<void>()
   const chatReleased = yield* Deferred.make<void>()
+  const endless = { pulled: 0, released: yield* Deferred.make<void>() }
+  const bulk = "x".repeat(8192)
   const fake = TestProvider.make({
     name: "fake",
     models: ["fake-*"],
@@ -82,6 +86,10 @@ export const makeFake = Effect.gen(function*() {
           return Stream.concat(Stream.make(chunk(req.model, "Hel")), Stream.never).pipe(
             Stream.ensuring(Deferred.succeed(streamReleased, undefined))
           )
+        case "fake-endless":
+          return Stream.repeatEffect(Effect.sync(() => (endless.pulled++, chunk(req.model, bulk)))).pipe(
+            Stream.ensuring(Deferred.succeed(endless.released, undefined))
+          )
         default:
           return Stream.make(chunk(req.model, "Hel"), chunk(req.model, "lo"), usageChunk(req.model))
       }
@@ -108,7 +116,7 @@ export const makeFake = Effect.gen(function*() {
     Layer.provide(spy),
     Layer.provide(Gateway.defaults)
   )
-  return { received: fake.received, contexts, streamReleased, chatReleased, gateway }
+  return { received: fake.received, contexts, streamReleased, chatReleased, endless, gateway }
 })
 
 export type Fake = Effect.Effect.Success<typeof makeFake>
