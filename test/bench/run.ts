@@ -48,10 +48,10 @@ import { holdSlowStreams } from "./slow.js"
 import { allTargets, nodeEnv, type ProxyOptions, startTarget, startUpstream, type TargetName } from "./targets.js"
 
 /**
- * Node flags of the Switchyard process (and of the in-process stage benchmark), e.g. V8 GC
- * flags such as `--max-semi-space-size=64`. The report prints them.
+ * Node flags of the Switchyard process (and of the in-process stage benchmark): the ones the
+ * root `start` script runs the bundle with. The report prints them.
  */
-const SWITCHYARD_NODE_FLAGS: ReadonlyArray<string> = []
+const SWITCHYARD_NODE_FLAGS: ReadonlyArray<string> = ["--max-semi-space-size=32"]
 
 const here = import.meta.dirname
 const repoRoot = resolve(here, "../..")

@@ -3,9 +3,10 @@
  *
  * A `Pull` is what a Stream is read with (the element type of `Stream.toPull`): each evaluation
  * hands over the next chunk, fails with `None` at the end and with `Some(error)` on a failure.
- * The hot path passes pulls between stages and makes one Stream of them at the edge, because
- * every Stream that is run (or turned into a pull) starts a channel executor, a forked fiber
- * and a scope: about 150 µs of CPU per request here, whatever the stream holds.
+ * The hot path passes pulls between stages and makes at most one Stream of them, at the edge
+ * (none on Node's server, where the HTTP layer reads the last pull itself), because every
+ * Stream that is run (or turned into a pull) starts a channel executor, a forked fiber and a
+ * scope: about 150 µs of CPU per request here, whatever the stream holds.
  *
  * @since 0.1.0
  */

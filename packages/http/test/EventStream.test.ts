@@ -1,9 +1,17 @@
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it, layer } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Http from "node:http"
 import * as HttpApi from "../src/HttpApi.js"
+import * as ResponseBody from "../src/ResponseBody.js"
 import { chatBody, makeFake, port, serve } from "./utils/server.js"
 
 const fake = Effect.runSync(makeFake)
@@ -72,6 +80,50 @@ layer(serve(fake), { excludeTestServices: true })("event streams on Node's serve
       request.destroy()
       yield* Deferred.await(fake.endless.released)
     }).pipe(Effect.scoped, Effect.timeout("4 seconds")))
+})
+
+/** What a client of a streamed response saw: the body it read, and whether the body completed. */
+const readAll = (p: number, path: string, onData: () => void = () => {}) =>
+  Effect.async<{ readonly text: string; readonly complete: boolean }, Error>((resume) => {
+    Http.get({ host: "127.0.0.1", port: p, path, agent: false }, (response) => {
+      let text = ""
+      response.setEncoding("utf8")
+      response.on("data", (data: string) => {
+        text += data
+        onData()
+      })
+      response.on("close", () => resume(Effect.succeed({ text, complete: response.complete })))
+    }).on("error", (error) => resume(Effect.fail(error)))
+  })
+
+const encoder = new TextEncoder()
+/** Opened by the client once it has read the first chunk: then the `/die` pull dies. */
+const firstRead = Effect.runSync(Deferred.make<void>())
+/** A pull that hands over "one", then (on `/die`, once the client has it) dies, or ends. */
+const pullThen = (die: boolean) => {
+  let pulls = 0
+  return Effect.suspend(() =>
+    pulls++ === 0
+      ? Effect.succeed(Chunk.of(encoder.encode("one\n")))
+      : die
+      ? Effect.zipRight(Deferred.await(firstRead), Effect.die("a bug in the pull"))
+      : Effect.fail(Option.none())
+  )
+}
+const streamingApp = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+  ResponseBody.stream(pullThen(request.url === "/die"), { "content-type": "text/plain" }))
+
+layer(HttpServer.serve(Effect.interruptible(streamingApp)).pipe(Layer.provideMerge(NodeHttpServer.layerTest)), {
+  excludeTestServices: true
+})("ResponseBody.stream on Node's server", (it) => {
+  it.effect("a pull that dies cuts the response short, and the server goes on serving", () =>
+    Effect.gen(function*() {
+      const p = yield* port
+      const cut = yield* readAll(p, "/die", () => Deferred.unsafeDone(firstRead, Exit.void))
+      assert.deepStrictEqual(cut, { text: "one\n", complete: false })
+      const whole = yield* readAll(p, "/end")
+      assert.deepStrictEqual(whole, { text: "one\n", complete: true })
+    }))
 })
 
 describe("event streams on a server that is not Node's", () => {

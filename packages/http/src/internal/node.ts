@@ -58,8 +58,13 @@ class PullReadable extends Readable {
       onFailure: (cause) => {
         this.pulling = false
         const failure = Cause.failureOption(cause)
-        if (Option.isSome(failure)) this.push(null)
-        else this.destroy(Cause.squash(cause) as Error)
+        if (Option.isSome(failure)) {
+          this.push(null)
+        } else {
+          // Interrupted, or a defect: the response is cut short.
+          const error = Cause.squash(cause)
+          this.destroy(error instanceof Error ? error : new Error(String(error)))
+        }
         return Effect.void
       }
     })
