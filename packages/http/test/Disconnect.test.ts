@@ -1,23 +1,14 @@
 import { assert, layer } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Http from "node:http"
-import { chatBody, get, makeFake, port, serve } from "./utils/server.js"
+import { chatBody, chatRequest, get, makeFake, port, serve } from "./utils/server.js"
 
 const fake = Effect.runSync(makeFake)
 
 /** Sends a chat request, waits for `until`, then tears the connection down. */
 const abandon = (p: number, body: unknown, until: "first-event" | "sent") =>
   Effect.async<string, Error>((resume) => {
-    const payload = JSON.stringify(body)
-    const req = Http.request({
-      host: "127.0.0.1",
-      port: p,
-      method: "POST",
-      path: "/v1/chat/completions",
-      agent: false,
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
-    }, (res) => {
+    const { end, request: req } = chatRequest(p, body, (res) => {
       res.setEncoding("utf8")
       res.once("data", (first: string) => {
         req.destroy()
@@ -25,7 +16,7 @@ const abandon = (p: number, body: unknown, until: "first-event" | "sent") =>
       })
     })
     req.on("error", () => {})
-    req.end(payload, () => {
+    end(() => {
       if (until === "sent") {
         setTimeout(() => {
           req.destroy()

@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import * as Http from "node:http"
 import * as HttpApi from "../src/HttpApi.js"
 import * as ResponseBody from "../src/ResponseBody.js"
-import { chatBody, makeFake, port, serve } from "./utils/server.js"
+import { chatBody, chatRequest, makeFake, port, serve } from "./utils/server.js"
 
 const fake = Effect.runSync(makeFake)
 
@@ -23,22 +23,14 @@ const dataOf = (text: string) =>
 /** A streaming request whose response is paused at its first bytes (the client stops reading). */
 const openPaused = (p: number) =>
   Effect.async<{ readonly response: Http.IncomingMessage; readonly request: Http.ClientRequest }, Error>((resume) => {
-    const payload = JSON.stringify(chatBody("fake-endless", { stream: true }))
-    const request = Http.request({
-      host: "127.0.0.1",
-      port: p,
-      method: "POST",
-      path: "/v1/chat/completions",
-      agent: false,
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
-    }, (response) => {
+    const { end, request } = chatRequest(p, chatBody("fake-endless", { stream: true }), (response) => {
       response.once("data", () => {
         response.pause()
         resume(Effect.succeed({ response, request }))
       })
     })
     request.on("error", (error) => resume(Effect.fail(error)))
-    request.end(payload)
+    end()
   })
 
 /**

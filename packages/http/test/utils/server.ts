@@ -168,6 +168,23 @@ export const chatBody = (model: string, extra: Record<string, unknown> = {}) => 
 export const port = Effect.map(HttpServer.HttpServer, (server) =>
   server.address._tag === "TcpAddress" ? server.address.port : 0)
 
+/**
+ * A raw node:http `POST /v1/chat/completions` of `body` on its own connection, not yet sent:
+ * the caller ends it with `end(callback?)`.
+ */
+export const chatRequest = (port: number, body: unknown, onResponse: (response: Http.IncomingMessage) => void) => {
+  const payload = JSON.stringify(body)
+  const request = Http.request({
+    host: "127.0.0.1",
+    port,
+    method: "POST",
+    path: "/v1/chat/completions",
+    agent: false,
+    headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+  }, onResponse)
+  return { request, end: (sent?: () => void) => request.end(payload, sent) }
+}
+
 export interface RawAnswer {
   readonly status: number
   readonly headers: Http.IncomingHttpHeaders
