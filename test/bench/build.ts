@@ -33,6 +33,8 @@ export interface Bundles {
   /** `anthropicUpstream.ts`: Anthropic's Messages API answering constants (`formats` part). */
   readonly anthropicUpstream: string
   readonly stages: string
+  /** `stamps.ts`: the `path` part's preload. */
+  readonly stamps: string
 }
 
 // CommonJS dependencies bundled into an ES module (undici, ...) call `require` for Node's own modules.
@@ -56,12 +58,13 @@ export const buildAll = async (repoRoot: string, outDir: string): Promise<Bundle
     })
     return outfile
   }
-  const [forwarder, floor, upstream, anthropicUpstream, stages] = await Promise.all([
+  const [forwarder, floor, upstream, anthropicUpstream, stages, stamps] = await Promise.all([
     bundle("test/bench/forwarder.ts", "forwarder"),
     bundle("test/bench/floor.ts", "floor"),
     bundle("packages/providers-mock/src/bin.ts", "upstream"),
     bundle("test/bench/anthropicUpstream.ts", "anthropic-upstream"),
-    bundle("test/bench/stages.ts", "stages")
+    bundle("test/bench/stages.ts", "stages"),
+    bundle("test/bench/stamps.ts", "stamps")
   ])
-  return { switchyard: join(repoRoot, "packages/server/dist/switchyard.mjs"), forwarder, floor, upstream, anthropicUpstream, stages }
+  return { switchyard: join(repoRoot, "packages/server/dist/switchyard.mjs"), forwarder, floor, upstream, anthropicUpstream, stages, stamps }
 }

@@ -3,10 +3,11 @@
  * target x mode, fast path vs translated path, pipeline stages, 60 ms latency sweep, slow
  * streams), the machine and the parameters.
  */
+import type { PathCell } from "./criticalPath.js"
 import type { Mode } from "./load.js"
 import type { SlowStreams } from "./slow.js"
 
-export const allParts = ["load", "formats", "stages", "sweep", "slow"] as const
+export const allParts = ["load", "formats", "stages", "sweep", "slow", "path"] as const
 export type Part = typeof allParts[number]
 
 export interface Parameters {
@@ -112,6 +113,7 @@ export interface Summary {
   readonly stages: Stages | undefined
   readonly sweep: ReadonlyArray<SweepCell>
   readonly slow: ReadonlyArray<SlowCell>
+  readonly path: ReadonlyArray<PathCell>
 }
 
 const num = (x: number | undefined, digits: number): string => (x !== undefined && Number.isFinite(x) ? x.toFixed(digits) : "n/a")
@@ -422,6 +424,22 @@ const renderStageSection = (stages: Stages): ReadonlyArray<string> => [
   "The baseline includes the Effect runtime's own cost per request."
 ]
 
+const renderPath = ({ params, path }: Summary): ReadonlyArray<string> => [
+  "## One unloaded request, split at the proxy's sockets",
+  "",
+  table(
+    ["target", "mode", "requests", "request -> upstream write µs", "upstream write -> its first bytes µs", "its first bytes -> first byte out µs", "request -> first byte out µs"],
+    2,
+    path.map((c) => [c.target, c.mode, String(c.requests), num(c.toUpstream, 0), num(c.upstream, 0), num(c.fromUpstream, 0), num(c.toFirstByte, 0)])
+  ),
+  "",
+  "Medians, on the proxy's own clock (`test/bench/stamps.ts`, preloaded with `--import`): from the server's `request` event (the request's " +
+    "headers parsed) to its first write to the upstream, from there to the first bytes read back (the upstream's own time and the loopback), " +
+    "and from those to the proxy's first write to the client (for a stream, the response's headers and first events). " +
+    `1 connection, one request at a time, for ${params.unloadedDuration} s per cell, after ${params.warmup} s at 8 connections. ` +
+    "The platform floor has no upstream: only its request -> first byte. The stamps cost each proxy alike (a clock read and an array push per socket operation)."
+]
+
 const renderSweep = ({ params, sweep }: Summary): ReadonlyArray<string> => {
   const ideal = (connections: number): number => connections / (params.sweep.latencyMs / 1000)
   return [
@@ -513,6 +531,7 @@ export const render = (summary: Summary): string => {
     ...(summary.formats.length === 0 ? [] : ["", ...renderFormats(summary)]),
     ...(summary.stages === undefined ? [] : ["", ...renderStageSection(summary.stages)]),
     ...(summary.sweep.length === 0 ? [] : ["", ...renderSweep(summary)]),
-    ...(summary.slow.length === 0 ? [] : ["", ...renderSlow(summary)])
+    ...(summary.slow.length === 0 ? [] : ["", ...renderSlow(summary)]),
+    ...(summary.path.length === 0 ? [] : ["", ...renderPath(summary)])
   ].join("\n")
 }

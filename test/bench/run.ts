@@ -7,7 +7,7 @@
  *
  *   npx -y pnpm@10.34.9 bench [-- --quick] [--duration S] [--warmup S] [--connections N]
  *     [--runs N] [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,switchyard]
- *     [--modes json,stream] [--parts load,formats,stages,sweep,slow] [--streams N] [--out FILE]
+ *     [--modes json,stream] [--parts load,formats,stages,sweep,slow,path] [--streams N] [--out FILE]
  *
  * Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RUNS,
  * BENCH_UNLOADED_DURATION, BENCH_SETTLE, BENCH_STREAMS (flags win).
@@ -19,6 +19,7 @@ import { cpus, release, tmpdir } from "node:os"
 import { dirname, join, relative, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { buildAll, type Bundles } from "./build.js"
+import { runCriticalPath } from "./criticalPath.js"
 import { runFormats } from "./formats.js"
 import { chat, fmt, measure, measureCell, type Mode, stopLoad, verify, withCpu } from "./load.js"
 import {
@@ -61,7 +62,7 @@ const repoRoot = resolve(here, "../..")
 
 const usage = `usage: run.ts [--quick] [--duration S] [--warmup S] [--connections N] [--runs N]
   [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,switchyard] [--modes json,stream]
-  [--parts load,formats,stages,sweep,slow] [--streams N] [--out FILE]
+  [--parts load,formats,stages,sweep,slow,path] [--streams N] [--out FILE]
 Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RUNS, BENCH_UNLOADED_DURATION, BENCH_SETTLE, BENCH_STREAMS
 --settle: extra load before the first run of each cell, so a fresh process is past its JIT warmup
 --streams: how many concurrent slow streams the slow part holds open (default 1000)
@@ -343,7 +344,8 @@ const estimatedMinutes = (): number => {
   const formats = cells(3)
   const sweep = proxiedTargets.length * params.sweep.connections.length * (params.sweep.warmup + params.sweep.duration)
   const slow = proxiedTargets.filter((t) => t !== "direct").length * (params.slow.holdSeconds + 5)
-  const seconds = (has("load") ? load : 0) + (has("formats") ? formats : 0) + (has("stages") ? (quick ? 12 : 25) : 0) + (has("sweep") ? sweep : 0) + (has("slow") ? slow : 0)
+  const path = targets.filter((t) => t !== "direct").length * modes.length * (params.warmup + params.unloadedDuration + 1)
+  const seconds = (has("load") ? load : 0) + (has("formats") ? formats : 0) + (has("stages") ? (quick ? 12 : 25) : 0) + (has("sweep") ? sweep : 0) + (has("slow") ? slow : 0) + (has("path") ? path : 0)
   return Math.ceil(seconds / 60)
 }
 
@@ -370,8 +372,21 @@ const main = async (): Promise<void> => {
     const sweep = params.parts.includes("sweep") ? await runSweep(proxies) : []
     checkInterrupted()
     const slow = params.parts.includes("slow") ? await runSlow(proxies) : []
+    checkInterrupted()
+    const path = params.parts.includes("path")
+      ? await runCriticalPath({
+        proxies,
+        targets,
+        modes,
+        chunks: params.chunks,
+        warmupSeconds: params.warmup,
+        seconds: params.unloadedDuration,
+        workDir,
+        log
+      })
+      : []
     const minutes = (Date.now() - startedAt.getTime()) / 60_000
-    const markdown = render({ params, machine: machine(), startedAt, minutes, cells, modes, formats, stages, sweep, slow })
+    const markdown = render({ params, machine: machine(), startedAt, minutes, cells, modes, formats, stages, sweep, slow, path })
     process.stdout.write(`${markdown}\n`)
     mkdirSync(dirname(outFile), { recursive: true })
     writeFileSync(outFile, `${markdown}\n`)

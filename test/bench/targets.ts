@@ -58,17 +58,25 @@ export interface ProxyOptions {
   /** Where Switchyard's config files go. */
   readonly configDir: string
   readonly switchyardNodeFlags: ReadonlyArray<string>
+  /** Node flags and environment for every proxy started (the `path` part's preload). */
+  readonly instrument?: { readonly nodeFlags: ReadonlyArray<string>; readonly env: NodeJS.ProcessEnv } | undefined
 }
+
+const instrumented = (options: ProxyOptions, env: NodeJS.ProcessEnv) => ({
+  flags: options.instrument?.nodeFlags ?? [],
+  env: { ...env, ...options.instrument?.env }
+})
 
 let configs = 0
 
-const startForwarder = async ({ bundles, repoRoot }: ProxyOptions, upstream: Upstream): Promise<Started> => {
+const startForwarder = async (options: ProxyOptions, upstream: Upstream): Promise<Started> => {
+  const { flags, env } = instrumented(options, nodeEnv())
   const { child, match } = await spawnNode({
     name: "forwarder",
     cpu: 0,
-    cwd: repoRoot,
-    env: nodeEnv(),
-    args: [bundles.forwarder, "--upstream", upstream.baseUrl],
+    cwd: options.repoRoot,
+    env,
+    args: [...flags, options.bundles.forwarder, "--upstream", upstream.baseUrl],
     ready: /Listening on (http:\/\/\S+)/,
     timeoutMs: 30_000
   })
@@ -76,13 +84,14 @@ const startForwarder = async ({ bundles, repoRoot }: ProxyOptions, upstream: Ups
 }
 
 /** `floor.ts`: answers by itself, so `upstream` is not used (it stays the direct target's). */
-const startFloor = async ({ bundles, repoRoot }: ProxyOptions): Promise<Started> => {
+const startFloor = async (options: ProxyOptions): Promise<Started> => {
+  const { flags, env } = instrumented(options, nodeEnv())
   const { child, match } = await spawnNode({
     name: "platform-floor",
     cpu: 0,
-    cwd: repoRoot,
-    env: nodeEnv(),
-    args: [bundles.floor],
+    cwd: options.repoRoot,
+    env,
+    args: [...flags, options.bundles.floor],
     ready: /Listening on (http:\/\/\S+)/,
     timeoutMs: 30_000
   })
@@ -99,12 +108,13 @@ export const startSwitchyardWith = async (
 ): Promise<{ readonly child: Child; readonly origin: string }> => {
   const config = join(options.configDir, `switchyard-${++configs}.yaml`)
   writeFileSync(config, ["providers:", ...providers, "server:", "  host: 127.0.0.1", ""].join("\n"))
+  const { flags, env } = instrumented(options, { ...nodeEnv(), PORT: "0" })
   const { child, match } = await spawnNode({
     name: "switchyard",
     cpu: 0,
     cwd: options.repoRoot,
-    env: { ...nodeEnv(), PORT: "0" },
-    args: [...options.switchyardNodeFlags, options.bundles.switchyard, "serve", "--config", config],
+    env,
+    args: [...options.switchyardNodeFlags, ...flags, options.bundles.switchyard, "serve", "--config", config],
     ready: /Listening on http:\/\/[^\s"]+:(\d+)/,
     timeoutMs: 60_000
   })
