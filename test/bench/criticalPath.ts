@@ -7,9 +7,9 @@
  * upstream: request -> first byte only) and Switchyard.
  */
 import { existsSync, readFileSync, rmSync } from "node:fs"
-import { setTimeout as sleep } from "node:timers/promises"
 import { join } from "node:path"
-import { chat, measure, type Mode, verify } from "./load.js"
+import { setTimeout as sleep } from "node:timers/promises"
+import { chat, measure, median, type Mode, verify } from "./load.js"
 import type { Stamp } from "./stamps.js"
 import { type ProxyOptions, startTarget, startUpstream, type TargetName } from "./targets.js"
 import { stop } from "./processes.js"
@@ -31,13 +31,8 @@ interface Split {
   clientWrite?: number
 }
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[sorted.length >> 1] ?? Number.NaN
-}
-
 /** Each request's first upstream write, the first upstream read after it, then the first client write. */
-export const split = (stamps: ReadonlyArray<readonly [number, Stamp]>, proxied: boolean) => {
+const split = (stamps: ReadonlyArray<readonly [number, Stamp]>, proxied: boolean) => {
   const requests: Array<{ readonly at: number; readonly split: Split }> = []
   let current: Split | undefined
   for (const [at, stamp] of stamps) {
@@ -57,10 +52,7 @@ const stampsOf = async (pid: number, file: string): Promise<ReadonlyArray<readon
   process.kill(pid, "SIGUSR2")
   for (let waited = 0; waited < 5_000; waited += 50) {
     await sleep(50)
-    if (existsSync(file)) {
-      await sleep(50) // written with one writeFileSync; let it finish
-      return JSON.parse(readFileSync(file, "utf8")) as ReadonlyArray<readonly [number, Stamp]>
-    }
+    if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as ReadonlyArray<readonly [number, Stamp]>
   }
   throw new Error(`no stamps from pid ${pid} in ${file}`)
 }

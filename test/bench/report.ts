@@ -434,7 +434,7 @@ const renderPath = ({ params, path }: Summary): ReadonlyArray<string> => [
   ),
   "",
   "Medians, on the proxy's own clock (`test/bench/stamps.ts`, preloaded with `--import`): from the server's `request` event (the request's " +
-    "headers parsed) to its first write to the upstream, from there to the first bytes read back (the upstream's own time and the loopback), " +
+    "headers parsed) to its first write to the upstream, from there to the first bytes read back (the upstream's own time, the loopback, and whatever the proxy is still busy with when they arrive), " +
     "and from those to the proxy's first write to the client (for a stream, the response's headers and first events). " +
     `1 connection, one request at a time, for ${params.unloadedDuration} s per cell, after ${params.warmup} s at 8 connections. ` +
     "The platform floor has no upstream: only its request -> first byte. The stamps cost each proxy alike (a clock read and an array push per socket operation)."

@@ -2,14 +2,15 @@
  * Preloaded into a proxy by the `path` part (`node --import stamps.mjs`, see criticalPath.ts):
  * stamps, on the proxy's own clock, every request its HTTP server hands to a handler and every
  * write and read on its sockets, so that one unloaded request can be split at the sockets.
- * `SIGUSR2` writes what was stamped to `$BENCH_STAMPS_FILE` and starts over.
+ * `SIGUSR2` writes what was stamped to `$BENCH_STAMPS_FILE` (whole: written beside it, then
+ * renamed) and starts over.
  *
  * Sockets the server accepted are the client's; the others are the proxy's own, to its
  * upstream. Writes are seen in `net.Socket`'s `_writeGeneric` (internal, but where every write
  * and writev of Node 20 passes) and upstream reads in `push`; a client's reads go to the HTTP
  * parser without either, so the server's `request` event stands for them.
  */
-import { writeFileSync } from "node:fs"
+import { renameSync, writeFileSync } from "node:fs"
 import * as Http from "node:http"
 import * as Net from "node:net"
 
@@ -47,6 +48,7 @@ server.emit = function(event, ...args) {
 }
 
 process.on("SIGUSR2", () => {
-  writeFileSync(file, JSON.stringify(stamps))
+  writeFileSync(`${file}.tmp`, JSON.stringify(stamps))
+  renameSync(`${file}.tmp`, file)
   stamps = []
 })
