@@ -2,7 +2,7 @@
  * Every measured process runs compiled JavaScript, never tsx: tsx keeps function names by
  * wrapping each closure in `__name(...)`, a cost paid per request that production does not pay.
  * Switchyard is built by its own script (`packages/server/scripts/build.mjs`); the forwarder,
- * the platform floor, the mock upstream, the Anthropic upstream and the stage benchmark are
+ * the platform floor and forwarder, the mock upstream, the Anthropic upstream and the stage benchmark are
  * bundled here the same way, with the esbuild the server package already depends on.
  */
 import { execFileSync } from "node:child_process"
@@ -29,6 +29,8 @@ export interface Bundles {
   readonly forwarder: string
   /** `floor.ts`: `@effect/platform`'s server answering constants, no upstream. */
   readonly floor: string
+  /** `platformForwarder.ts`: the floor's server forwarding through Switchyard's HTTP transport, no gateway. */
+  readonly platformForwarder: string
   readonly upstream: string
   /** `anthropicUpstream.ts`: Anthropic's Messages API answering constants (`formats` part). */
   readonly anthropicUpstream: string
@@ -58,13 +60,14 @@ export const buildAll = async (repoRoot: string, outDir: string): Promise<Bundle
     })
     return outfile
   }
-  const [forwarder, floor, upstream, anthropicUpstream, stages, stamps] = await Promise.all([
+  const [forwarder, floor, platformForwarder, upstream, anthropicUpstream, stages, stamps] = await Promise.all([
     bundle("test/bench/forwarder.ts", "forwarder"),
     bundle("test/bench/floor.ts", "floor"),
+    bundle("test/bench/platformForwarder.ts", "platform-forwarder"),
     bundle("packages/providers-mock/src/bin.ts", "upstream"),
     bundle("test/bench/anthropicUpstream.ts", "anthropic-upstream"),
     bundle("test/bench/stages.ts", "stages"),
     bundle("test/bench/stamps.ts", "stamps")
   ])
-  return { switchyard: join(repoRoot, "packages/server/dist/switchyard.mjs"), forwarder, floor, upstream, anthropicUpstream, stages, stamps }
+  return { switchyard: join(repoRoot, "packages/server/dist/switchyard.mjs"), forwarder, floor, platformForwarder, upstream, anthropicUpstream, stages, stamps }
 }

@@ -190,30 +190,45 @@ const checks = ({ cells, params, slow }: Summary): ReadonlyArray<Check> => {
 }
 
 /**
- * One line on the platform floor (`floor.ts`: @effect/platform's server answering constants):
- * its req/s over the forwarder's, and its CPU per request beside Switchyard's, per mode.
+ * One line each on the platform floor (`floor.ts`: @effect/platform's server answering
+ * constants) and the platform forwarder (`platformForwarder.ts`: that server forwarding through
+ * Switchyard's HTTP transport, no gateway): req/s over the forwarder's, and CPU per request
+ * beside Switchyard's, per mode.
  */
-const floorLine = ({ cells, modes }: Summary): ReadonlyArray<string> => {
+const platformLines = ({ cells, modes }: Summary): ReadonlyArray<string> => {
   const find = (target: string, mode: Mode) => cells.find((c) => c.target === target && c.mode === mode)
-  const floors = modes.flatMap((m) => {
-    const c = find("platform-floor", m)
-    return c === undefined ? [] : [c]
-  })
-  if (floors.length === 0) return []
-  const ratios = floors.map((c) => {
-    const f = find("forwarder", c.mode)
-    return `${c.mode} ${f === undefined ? "n/a" : `${num(c.requestsPerSecond / f.requestsPerSecond, 2)}x`}`
-  })
-  const cpu = floors.map((c) => {
-    const s = find("switchyard", c.mode)
-    return `${c.mode} ${num(c.cpuMicrosPerRequest, 0)}${s === undefined ? "" : ` of Switchyard's ${num(s.cpuMicrosPerRequest, 0)}`}`
-  })
-  const flagged = floors.some((c) => c.non2xx + c.errors > 0)
+  const line = (target: string, what: string, meaning: string): ReadonlyArray<string> => {
+    const measured = modes.flatMap((m) => {
+      const c = find(target, m)
+      return c === undefined ? [] : [c]
+    })
+    if (measured.length === 0) return []
+    const ratios = measured.map((c) => {
+      const f = find("forwarder", c.mode)
+      return `${c.mode} ${f === undefined ? "n/a" : `${num(c.requestsPerSecond / f.requestsPerSecond, 2)}x`}`
+    })
+    const cpu = measured.map((c) => {
+      const s = find("switchyard", c.mode)
+      return `${c.mode} ${num(c.cpuMicrosPerRequest, 0)}${s === undefined ? "" : ` of Switchyard's ${num(s.cpuMicrosPerRequest, 0)}`}`
+    })
+    const flagged = measured.some((c) => c.non2xx + c.errors > 0)
+    return [
+      "",
+      `${what}: ${ratios.join(", ")} the forwarder's req/s (CPU µs/req: ${cpu.join(", ")}): ${meaning}` +
+      (flagged ? " **It answered with errors in this run: not a result.**" : "")
+    ]
+  }
   return [
-    "",
-    `Platform floor (constant answers, no upstream): ${ratios.join(", ")} the forwarder's req/s (CPU µs/req: ${cpu.join(", ")}): ` +
-    "the ceiling for any gateway whose responses go through @effect/platform's server as Effect values (event streams read from a pull, as Switchyard writes them)." +
-    (flagged ? " **It answered with errors in this run: not a result.**" : "")
+    ...line(
+      "platform-floor",
+      "Platform floor (constant answers, no upstream)",
+      "the ceiling for any gateway whose responses go through @effect/platform's server as Effect values (event streams read from a pull, as Switchyard writes them)."
+    ),
+    ...line(
+      "platform-forwarder",
+      "Platform forwarder (that server forwarding through Switchyard's HTTP transport, no gateway)",
+      "the ceiling for a gateway on this server and this transport; what Switchyard costs above it is the gateway's own work."
+    )
   ]
 }
 
@@ -230,13 +245,13 @@ const renderChecks = (summary: Summary): string => {
         c.met === undefined ? "not measured" : c.met ? "met" : `**not met**${c.why === undefined ? "" : ` (${c.why})`}`
       ])
     ),
-    ...floorLine(summary),
+    ...platformLines(summary),
     ...(flagged ? ["", "**Switchyard answered with errors in this run (see below): its figures are not results.**"] : [])
   ].join("\n")
 }
 
 /** The targets of a full load part (run.ts takes them from targets.ts, which this module does not import). */
-const loadTargets = ["direct", "forwarder", "platform-floor", "switchyard"]
+const loadTargets = ["direct", "forwarder", "platform-floor", "platform-forwarder", "switchyard"]
 
 const renderLoad = ({ cells, modes }: Summary): ReadonlyArray<string> => {
   const find = (target: string, mode: Mode) => cells.find((c) => c.target === target && c.mode === mode)
@@ -303,7 +318,8 @@ const renderLoad = ({ cells, modes }: Summary): ReadonlyArray<string> => {
     "CPU µs/req and CPU use: the proxy process (for direct, the upstream) during the measured run; 100% is one core. " +
     "Peak RSS: VmHWM of that process at the end of its runs. req/s vs forwarder: 1.00x is as cheap as a proxy on Node gets. " +
     "platform-floor proxies nothing (it answers constants itself), so its `+` columns are not a proxy's added latency: its req/s vs forwarder " +
-    "and CPU µs/req are what @effect/platform's server costs per request.",
+    "and CPU µs/req are what @effect/platform's server costs per request; platform-forwarder adds the upstream exchange through Switchyard's " +
+    "HTTP transport, and nothing else.",
     "",
     `req/s of each run (for spread):`,
     "",
@@ -510,10 +526,10 @@ export const render = (summary: Summary): string => {
     "",
     `- Machine: ${machine.cpu}, ${machine.cpus} CPUs; ${machine.os}; Node ${machine.node}; autocannon ${machine.autocannon}.`,
     params.pinning === undefined
-      ? "- Placement: the proxy (forwarder, platform floor or Switchyard) and the stage benchmark pinned to CPU 0; the upstreams (the mock and the Anthropic one) and the load generator (autocannon, inside the bench process) pinned to CPU 1."
+      ? "- Placement: the proxy (forwarder, platform floor, platform forwarder or Switchyard) and the stage benchmark pinned to CPU 0; the upstreams (the mock and the Anthropic one) and the load generator (autocannon, inside the bench process) pinned to CPU 1."
       : `- Placement: NOT PINNED (${params.pinning}); numbers are less comparable.`,
     "- Processes: plain `node` on compiled JavaScript, no tsx: Switchyard from `packages/server/dist/switchyard.mjs` (built at start by " +
-    "`packages/server/scripts/build.mjs`); the forwarder, the platform floor, the mock upstreams, the Anthropic upstream and the stage benchmark bundled by esbuild the same way. " +
+    "`packages/server/scripts/build.mjs`); the forwarder, the platform floor and forwarder, the mock upstreams, the Anthropic upstream and the stage benchmark bundled by esbuild the same way. " +
     `Switchyard's Node flags: ${params.switchyardNodeFlags.length === 0 ? "none" : `\`${params.switchyardNodeFlags.join(" ")}\``}.`,
     `- Load: ${params.connections} connections, ${params.warmup} s warmup then ${params.duration} s measured, ${params.runs} run(s) per cell, median shown ` +
     `(the first run of each cell after ${params.settle} s more warmup, for the JIT); ` +
@@ -522,7 +538,8 @@ export const render = (summary: Summary): string => {
     `Upstream: the mock (\`providers-mock\`), no latency, 16 tokens, streams of ${params.chunks} content chunks, one HTTP chunk per event, written one after another without delay.`,
     `- Targets: direct = the load generator on the upstream itself; forwarder = bare node:http + undici Pool (\`test/bench/forwarder.ts\`), ` +
     "the cheapest proxy on Node; platform-floor = @effect/platform's Node HTTP server composed as Switchyard's, answering the mock's answers " +
-    "as prebuilt constants without any upstream (`test/bench/floor.ts`; load part only); switchyard = `switchyard serve` with one openai provider pointing at the upstream.",
+    "as prebuilt constants without any upstream (`test/bench/floor.ts`; load part only); platform-forwarder = that server forwarding to the upstream " +
+    "through Switchyard's HTTP transport with no gateway (`test/bench/platformForwarder.ts`); switchyard = `switchyard serve` with one openai provider pointing at the upstream.",
     "",
     "## Targets",
     "",

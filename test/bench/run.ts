@@ -6,7 +6,7 @@
  * upstream and many slow streams held open. See README.md beside this file.
  *
  *   npx -y pnpm@10.34.9 bench [-- --quick] [--duration S] [--warmup S] [--connections N]
- *     [--runs N] [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,switchyard]
+ *     [--runs N] [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,platform-forwarder,switchyard]
  *     [--modes json,stream] [--parts load,formats,stages,sweep,slow,path] [--streams N] [--out FILE]
  *
  * Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RUNS,
@@ -61,7 +61,7 @@ const repoRoot = resolve(here, "../..")
 // Parameters
 
 const usage = `usage: run.ts [--quick] [--duration S] [--warmup S] [--connections N] [--runs N]
-  [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,switchyard] [--modes json,stream]
+  [--unloaded-duration S] [--settle S] [--targets direct,forwarder,platform-floor,platform-forwarder,switchyard] [--modes json,stream]
   [--parts load,formats,stages,sweep,slow,path] [--streams N] [--out FILE]
 Environment: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RUNS, BENCH_UNLOADED_DURATION, BENCH_SETTLE, BENCH_STREAMS
 --settle: extra load before the first run of each cell, so a fresh process is past its JIT warmup

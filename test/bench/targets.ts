@@ -1,14 +1,14 @@
 /**
  * Starting what the benchmark measures, each from its compiled bundle (see build.ts): the mock
- * upstream, the Anthropic upstream (`formats` part), the forwarder, the platform floor and
- * Switchyard. Proxies (and the floor) go on CPU 0, upstreams on CPU 1.
+ * upstream, the Anthropic upstream (`formats` part), the forwarder, the platform floor, the
+ * platform forwarder and Switchyard. Proxies (and the floor) go on CPU 0, upstreams on CPU 1.
  */
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Bundles } from "./build.js"
 import { type Child, spawnNode } from "./processes.js"
 
-export const allTargets = ["direct", "forwarder", "platform-floor", "switchyard"] as const
+export const allTargets = ["direct", "forwarder", "platform-floor", "platform-forwarder", "switchyard"] as const
 export type TargetName = typeof allTargets[number]
 
 export interface Started {
@@ -69,14 +69,15 @@ const instrumented = (options: ProxyOptions, env: NodeJS.ProcessEnv) => ({
 
 let configs = 0
 
-const startForwarder = async (options: ProxyOptions, upstream: Upstream): Promise<Started> => {
+/** A proxy bundle given `--upstream` (the forwarder, the platform forwarder). */
+const startBundle = async (name: TargetName, bundle: string, options: ProxyOptions, upstream: Upstream): Promise<Started> => {
   const { flags, env } = instrumented(options, nodeEnv())
   const { child, match } = await spawnNode({
-    name: "forwarder",
+    name,
     cpu: 0,
     cwd: options.repoRoot,
     env,
-    args: [...flags, options.bundles.forwarder, "--upstream", upstream.baseUrl],
+    args: [...flags, bundle, "--upstream", upstream.baseUrl],
     ready: /Listening on (http:\/\/\S+)/,
     timeoutMs: 30_000
   })
@@ -137,7 +138,9 @@ const startSwitchyard = async (options: ProxyOptions, upstream: Upstream): Promi
  */
 export const startTarget = (target: TargetName, options: ProxyOptions, upstream: Upstream): Promise<Started> =>
   target === "forwarder"
-    ? startForwarder(options, upstream)
+    ? startBundle(target, options.bundles.forwarder, options, upstream)
+    : target === "platform-forwarder"
+    ? startBundle(target, options.bundles.platformForwarder, options, upstream)
     : target === "platform-floor"
     ? startFloor(options)
     : target === "switchyard"
