@@ -360,7 +360,7 @@ const main = async (): Promise<void> => {
   )
   const workDir = mkdtempSync(join(tmpdir(), "switchyard-bench-"))
   try {
-    log("building: packages/server/scripts/build.mjs, and bundling the forwarder, the platform floor, the upstreams and the stage benchmark")
+    log("building: packages/server/scripts/build.mjs, and bundling the forwarder, the platform floor and forwarder, the upstreams and the stage benchmark")
     const bundles = await buildAll(repoRoot, workDir)
     const proxies: ProxyOptions = { bundles, repoRoot, configDir: workDir, switchyardNodeFlags: SWITCHYARD_NODE_FLAGS }
     const cells = params.parts.includes("load") ? await runLoad(proxies) : []

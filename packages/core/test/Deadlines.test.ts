@@ -34,6 +34,25 @@ describe("Deadlines", () => {
       assert.deepStrictEqual(fired, [200])
     }))
 
+  it.scoped("deadlines cancelled first, in the middle and last leave the others to fire, and new ones join", () =>
+    Effect.gen(function*() {
+      const deadlines = yield* Deadlines.make
+      const fired: Array<number> = []
+      const cancels = [100, 200, 300, 400, 500].map((millis) => deadlines.after(millis, () => fired.push(millis)))
+      cancels[0]!()
+      cancels[2]!()
+      cancels[4]!()
+      deadlines.after(50, () => fired.push(50))
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(fired, [50, 200, 400])
+      cancels[1]!()
+      const cancelLate = deadlines.after(100, () => fired.push(-1))
+      cancelLate()
+      deadlines.after(100, () => fired.push(1100))
+      yield* TestClock.adjust("100 millis")
+      assert.deepStrictEqual(fired, [50, 200, 400, 1100])
+    }))
+
   it.scoped("an earlier deadline added while the sleeper waits for a later one wakes it in time", () =>
     Effect.gen(function*() {
       const deadlines = yield* Deadlines.make
