@@ -20,13 +20,13 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Deadlines from "@switchyard/core/Deadlines"
+import * as Streaming from "@switchyard/core/Streaming"
 import * as RequestBody from "@switchyard/http/RequestBody"
 import * as ResponseBody from "@switchyard/http/ResponseBody"
 import * as HttpTransport from "@switchyard/provider-http/HttpTransport"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import { createServer } from "node:http"
 import { parseArgs } from "node:util"
 
@@ -60,8 +60,9 @@ const app = (transport: HttpTransport.Transport) =>
       if (body.stream === true) {
         return Effect.flatMap(transport.open(forwarded), (opened) => {
           opened.disarm()
+          // A transport failure mid-stream ends the body (the client sees it cut short).
           const pull = Effect.map(
-            Effect.mapError(opened.pull, Option.map(() => undefined as never)),
+            Effect.catchAll(opened.pull, () => Streaming.endPull),
             Chunk.map((piece) => encoder.encode(piece))
           )
           return ResponseBody.stream(pull, { "content-type": "text/event-stream", "cache-control": "no-cache" })
