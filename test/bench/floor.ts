@@ -13,9 +13,6 @@
  *
  * Prints `Listening on http://127.0.0.1:PORT` once it listens. SIGINT and SIGTERM close it.
  */
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -26,9 +23,8 @@ import * as ResponseBody from "@switchyard/http/ResponseBody"
 import * as Chunk from "effect/Chunk"
 import * as Simulation from "@switchyard/providers-mock/Simulation"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import { createServer } from "node:http"
 import { parseArgs } from "node:util"
+import { launch } from "./platformServer.js"
 
 const { values } = parseArgs({ options: { port: { type: "string" }, chunks: { type: "string" } } })
 const port = Number(values.port ?? 0)
@@ -77,19 +73,4 @@ const app = Effect.interruptible(Effect.flatMap(HttpServerRequest.HttpServerRequ
       }))
   })))
 
-const logAddress = Layer.effectDiscard(HttpServer.addressWith((address) =>
-  Effect.sync(() => {
-    if (address._tag === "TcpAddress") process.stdout.write(`Listening on http://127.0.0.1:${address.port}\n`)
-  })
-))
-
-const server = createServer()
-
-HttpServer.serve(app).pipe(
-  HttpMiddleware.withTracerDisabledWhen(() => true),
-  Layer.provide(Layer.setTracerEnabled(false)),
-  (layer) => Layer.provideMerge(logAddress, layer),
-  Layer.provide(NodeHttpServer.layerServer(() => server, { port, host: "127.0.0.1" })),
-  Layer.launch,
-  NodeRuntime.runMain
-)
+launch(HttpServer.serve(app), port)

@@ -13,9 +13,6 @@
  *
  * Prints `Listening on http://127.0.0.1:PORT` once it listens. SIGINT and SIGTERM close it.
  */
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -27,8 +24,8 @@ import * as HttpTransport from "@switchyard/provider-http/HttpTransport"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createServer } from "node:http"
 import { parseArgs } from "node:util"
+import { launch } from "./platformServer.js"
 
 const { values } = parseArgs({ options: { upstream: { type: "string" }, port: { type: "string" } } })
 if (values.upstream === undefined) {
@@ -89,17 +86,4 @@ const served = Layer.unwrapScoped(Effect.gen(function*() {
   return HttpServer.serve(app(transport))
 }))
 
-const logAddress = Layer.effectDiscard(HttpServer.addressWith((address) =>
-  Effect.sync(() => {
-    if (address._tag === "TcpAddress") process.stdout.write(`Listening on http://127.0.0.1:${address.port}\n`)
-  })
-))
-
-served.pipe(
-  HttpMiddleware.withTracerDisabledWhen(() => true),
-  Layer.provide(Layer.setTracerEnabled(false)),
-  (layer) => Layer.provideMerge(logAddress, layer),
-  Layer.provide(NodeHttpServer.layerServer(() => createServer(), { port, host: "127.0.0.1" })),
-  Layer.launch,
-  NodeRuntime.runMain
-)
+launch(served, port)

@@ -69,30 +69,20 @@ const instrumented = (options: ProxyOptions, env: NodeJS.ProcessEnv) => ({
 
 let configs = 0
 
-/** A proxy bundle given `--upstream` (the forwarder, the platform forwarder). */
-const startBundle = async (name: TargetName, bundle: string, options: ProxyOptions, upstream: Upstream): Promise<Started> => {
+/** A proxy bundle on CPU 0, run with `args` (after the bundle). */
+const startBundle = async (
+  name: TargetName,
+  bundle: string,
+  args: ReadonlyArray<string>,
+  options: ProxyOptions
+): Promise<Started> => {
   const { flags, env } = instrumented(options, nodeEnv())
   const { child, match } = await spawnNode({
     name,
     cpu: 0,
     cwd: options.repoRoot,
     env,
-    args: [...flags, bundle, "--upstream", upstream.baseUrl],
-    ready: /Listening on (http:\/\/\S+)/,
-    timeoutMs: 30_000
-  })
-  return { child, url: `${match}/v1/chat/completions` }
-}
-
-/** `floor.ts`: answers by itself, so `upstream` is not used (it stays the direct target's). */
-const startFloor = async (options: ProxyOptions): Promise<Started> => {
-  const { flags, env } = instrumented(options, nodeEnv())
-  const { child, match } = await spawnNode({
-    name: "platform-floor",
-    cpu: 0,
-    cwd: options.repoRoot,
-    env,
-    args: [...flags, options.bundles.floor],
+    args: [...flags, bundle, ...args],
     ready: /Listening on (http:\/\/\S+)/,
     timeoutMs: 30_000
   })
@@ -138,11 +128,12 @@ const startSwitchyard = async (options: ProxyOptions, upstream: Upstream): Promi
  */
 export const startTarget = (target: TargetName, options: ProxyOptions, upstream: Upstream): Promise<Started> =>
   target === "forwarder"
-    ? startBundle(target, options.bundles.forwarder, options, upstream)
+    ? startBundle(target, options.bundles.forwarder, ["--upstream", upstream.baseUrl], options)
     : target === "platform-forwarder"
-    ? startBundle(target, options.bundles.platformForwarder, options, upstream)
+    ? startBundle(target, options.bundles.platformForwarder, ["--upstream", upstream.baseUrl], options)
     : target === "platform-floor"
-    ? startFloor(options)
+    // The floor answers by itself: `upstream` stays the direct target's.
+    ? startBundle(target, options.bundles.floor, [], options)
     : target === "switchyard"
     ? startSwitchyard(options, upstream)
     : Promise.resolve({ child: upstream.child, url: `${new URL(upstream.baseUrl).origin}/v1/chat/completions` })
